@@ -1,0 +1,69 @@
+"""The one exception module of mscsim.
+
+Every error a user can cause by bad input is an :class:`InputError` that names *what*
+was wrong and *where* (field, file, line, column) and, where possible, how to fix it.
+The CLI prints ``str(error)`` as one line and exits non-zero.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class MscsimError(Exception):
+    """Base class of all errors raised on purpose by mscsim."""
+
+
+class InputError(MscsimError, ValueError):
+    """Bad input: a parameter, option, spec field or data file is wrong.
+
+    Arguments:
+        message: what is wrong, in one sentence.
+        field: the name of the offending field, option or parameter.
+        file: the file it came from, if any.
+        line: 1-based line number in ``file``, if known.
+        column: column name (for tables) or 1-based column number (for text), if known.
+        hint: how to fix it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        file: str | Path | None = None,
+        line: int | None = None,
+        column: str | int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.field = field
+        self.file = None if file is None else str(file)
+        self.line = line
+        self.column = column
+        self.hint = hint
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = []
+        if self.file is not None:
+            loc = self.file
+            if self.line is not None:
+                loc += f":{self.line}"
+            where.append(loc)
+        if self.column is not None:
+            where.append(f"column {self.column}")
+        if self.field is not None:
+            where.append(f"field '{self.field}'")
+        text = (", ".join(where) + ": " if where else "") + self.message
+        if self.hint:
+            text += f" ({self.hint})"
+        return " ".join(text.split())  # always one line
+
+
+class ModelError(InputError):
+    """A model file (Antimony or SBML) cannot be read, compiled or validated."""
+
+
+class SimulationError(MscsimError):
+    """A single-patient simulation failed (batched calls return a status instead)."""

@@ -1,0 +1,48 @@
+"""The ``mscsim`` command line: a thin typer layer over the Python API.
+
+Each sub-command lives in its own private module and calls public API functions; errors
+raised on purpose (:class:`mscsim.MscsimError`) are printed as one line on stderr with a
+non-zero exit code, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from mscsim._errors import MscsimError
+from mscsim.cli import _evidence, _model, _simulate
+
+app = typer.Typer(
+    name="mscsim",
+    help="In silico research on MSC therapy in severe COVID-19.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(_model.app, name="model")
+app.command("simulate")(_simulate.simulate)
+app.command("flagship")(_simulate.flagship)
+app.add_typer(_evidence.app, name="evidence")
+
+EXIT_INPUT_ERROR = 2
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``mscsim`` console script."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except MscsimError as err:
+        typer.echo(f"mscsim: error: {err}", err=True)
+        sys.exit(EXIT_INPUT_ERROR)
+    except typer.Abort:
+        typer.echo("mscsim: aborted", err=True)
+        sys.exit(130)
+    except Exception as err:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        raise
