@@ -1,0 +1,25 @@
+"""mscsim: in silico research on mesenchymal stromal cell (MSC) therapy in severe COVID-19.
+
+The public surface: the model (:func:`load_model`), simulation (:func:`simulate`,
+:func:`simulate_batch`, :class:`Regimen`), and the error types. Parts live in sub-packages:
+``mscsim.model``, ``mscsim.simulate``, ``mscsim.evidence``, ``mscsim.report``.
+"""
+
+__version__ = "0.1.0"
+
+from mscsim._errors import InputError, ModelError, MscsimError, SimulationError  # noqa: E402
+from mscsim.model import OBSERVABLE_NAMES, Model, load_model  # noqa: E402
+from mscsim.simulate import (  # noqa: E402
+    Dose,
+    Regimen,
+    SolverOptions,
+    Status,
+    simulate,
+    simulate_batch,
+)
+
+__all__ = [
+    "OBSERVABLE_NAMES", "Dose", "InputError", "Model", "ModelError", "MscsimError", "Regimen",
+    "SimulationError", "SolverOptions", "Status", "__version__", "load_model", "simulate",
+    "simulate_batch",
+]

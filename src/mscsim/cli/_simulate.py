@@ -1,0 +1,87 @@
+"""``mscsim simulate`` and ``mscsim flagship``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mscsim._errors import InputError
+from mscsim.simulate import Regimen, output_times, simulate as run_simulation
+from mscsim.simulate._backends import DEFAULT_BACKEND
+
+
+def _parse_assignments(items: list[str]) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"'{item}' is not PARAM=VALUE", field="--set")
+        try:
+            values[name.strip()] = float(text)
+        except ValueError:
+            raise InputError(f"value '{text}' of '{name.strip()}' is not a number",
+                             field="--set") from None
+    return values
+
+
+def _parse_number(text: str, option: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"'{text}' is not a number", field=option) from None
+
+
+def _regimen(doses: list[str], dose_days: list[str]) -> Regimen:
+    if len(doses) != len(dose_days):
+        raise InputError(f"{len(doses)} --dose but {len(dose_days)} --dose-day; give one "
+                         "--dose-day for each --dose", field="--dose-day")
+    pairs = [(_parse_number(day, "--dose-day"), _parse_number(dose, "--dose"))
+             for dose, day in zip(doses, dose_days, strict=True)]
+    return Regimen.of(pairs)
+
+
+def simulate(
+    output: Path = typer.Option(..., "-o", "--output", help="CSV file to write"),
+    patient: str | None = typer.Option(None, "--patient", help="reference patient, e.g. "
+                                       "reference-severe"),
+    set_: list[str] = typer.Option([], "--set", help="PARAM=VALUE (repeatable)"),
+    dose: list[str] = typer.Option([], "--dose", help="IV dose in cells/kg (repeatable)"),
+    dose_day: list[str] = typer.Option([], "--dose-day", help="day of each --dose, days "
+                                       "after infection"),
+    days: float = typer.Option(28.0, "--days", help="horizon, days after infection"),
+    points_per_day: int = typer.Option(1, "--points-per-day", help="output resolution"),
+    backend: str = typer.Option(DEFAULT_BACKEND, "--backend", help="roadrunner or scipy"),
+    plot: Path | None = typer.Option(None, "--plot", help="also write a PNG of the course"),
+) -> None:
+    """Simulate one patient and write every observable to CSV (columns: time_days, ...)."""
+    from mscsim._io import atomic_path
+
+    regimen = _regimen(dose, dose_day)
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise InputError(f"plot file must end in .png, .svg or .pdf, got '{plot.name}'",
+                         field="--plot")
+    result = run_simulation(patient=patient, parameters=_parse_assignments(set_),
+                            regimen=regimen, times=output_times(days, points_per_day),
+                            backend=backend)
+    with atomic_path(output) as tmp:
+        result.table.to_csv(tmp, index=False, float_format="%.10g")
+    if plot is not None:
+        from mscsim.report import plot_course
+
+        plot_course({"simulated": result}, plot, title=patient or "default parameters")
+    typer.echo(f"wrote {output}" + (f" and {plot}" if plot else ""), err=True)
+
+
+def flagship(
+    output: Path = typer.Option(Path("results/flagship"), "-o", "--output",
+                                help="folder for the results"),
+    dose: float = typer.Option(1e6, "--dose", help="MSC dose in cells/kg"),
+    days: float = typer.Option(60.0, "--days", help="horizon, days after infection"),
+) -> None:
+    """The main job: the reference severe patient with and without MSC, CSVs and a plot."""
+    from mscsim.report import flagship_report
+
+    paths = flagship_report(output, dose_cells_per_kg=dose, days=days)
+    for path in paths:
+        typer.echo(f"wrote {path}", err=True)

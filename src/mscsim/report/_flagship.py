@@ -1,0 +1,80 @@
+"""The main job: the reference severe patient with and without MSC."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from mscsim import __version__
+from mscsim._io import atomic_path, write_text_atomic
+from mscsim.model import load_model
+from mscsim.report._course import plot_course
+from mscsim.simulate import Regimen, SimulationResult, output_times, simulate
+
+REFERENCE_PATIENT = "reference-severe"
+
+
+def first_day_below(result: SimulationResult, column: str, threshold: float) -> float | None:
+    """First output time at which ``column`` is below ``threshold`` (None if never)."""
+    below = result.table[column].to_numpy() < threshold
+    return float(result.table["time_days"].to_numpy()[below][0]) if below.any() else None
+
+
+def _summary(result: SimulationResult) -> dict[str, float]:
+    t = result.table
+    return {
+        "peak_viral_load_log10": float(t["viral_load_log10"].max()),
+        "peak_il6_pg_ml": float(t["il6_pg_ml"].max()),
+        "min_pf_ratio_mmhg": float(t["pf_ratio_mmhg"].min()),
+        "min_lymphocytes_1e9_l": float(t["lymphocytes_1e9_l"].min()),
+        "peak_who_scale": int(t["who_scale"].max()),
+        "death_probability": float(1.0 - np.exp(-t["cum_hazard"].iloc[-1])),
+    }
+
+
+def flagship_report(folder: str | Path, *, dose_cells_per_kg: float = 1e6,
+                    days: float = 60.0) -> list[Path]:
+    """Simulate the reference severe patient untreated, and treated with one IV dose on the
+    first day P/F falls below 300; write both courses (CSV), a plot and a JSON summary.
+
+    Returns:
+        The paths written.
+    """
+    folder = Path(folder)
+    model = load_model()
+    times = output_times(days, points_per_day=4)
+    untreated = simulate(model, patient=REFERENCE_PATIENT, times=times)
+    dose_day = first_day_below(simulate(model, patient=REFERENCE_PATIENT, days=days),
+                               "pf_ratio_mmhg", 300.0)
+    if dose_day is None:
+        raise RuntimeError("the reference patient never reaches P/F < 300")
+    regimen = Regimen.of([(dose_day, dose_cells_per_kg)])
+    treated = simulate(model, patient=REFERENCE_PATIENT, times=times, regimen=regimen)
+    paths = []
+    for name, result in (("untreated", untreated), ("treated", treated)):
+        path = folder / f"{name}.csv"
+        with atomic_path(path) as tmp:
+            result.table.to_csv(tmp, index=False, float_format="%.10g")
+        paths.append(path)
+    label = f"MSC {dose_cells_per_kg:.0e} cells/kg on day {dose_day:g}"
+    paths.append(plot_course({"no MSC": untreated, label: treated}, folder / "flagship.png",
+                             title="Reference severe patient: course with and without MSC",
+                             dose_days=(dose_day,)))
+    summary = {
+        "patient": REFERENCE_PATIENT,
+        "patient_description": model.patient(REFERENCE_PATIENT).description,
+        "dose_cells_per_kg": dose_cells_per_kg,
+        "dose_day": dose_day,
+        "days": days,
+        "untreated": _summary(untreated),
+        "treated": _summary(treated),
+        "model": model.name,
+        "model_sha256": model.hash,
+        "mscsim_version": __version__,
+    }
+    summary_path = folder / "summary.json"
+    write_text_atomic(summary_path, json.dumps(summary, indent=2))
+    paths.append(summary_path)
+    return paths

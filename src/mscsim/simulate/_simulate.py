@@ -1,0 +1,214 @@
+"""Simulate a model for one patient (raises on failure) or a batch (a status per patient)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from mscsim._errors import InputError, MscsimError, SimulationError
+from mscsim.model import Model, load_model
+from mscsim.simulate._backends import DEFAULT_BACKEND, get_backend
+from mscsim.simulate._options import SolverOptions
+from mscsim.simulate._regimen import Regimen
+
+TIME_COLUMN = "time_days"
+
+
+class Status(str, enum.Enum):
+    """Outcome of one patient's simulation."""
+
+    OK = "ok"
+    SOLVER_FAILURE = "solver_failure"
+    INVALID_PARAMETERS = "invalid_parameters"
+
+
+@dataclass
+class SimulationResult:
+    """One patient's trajectory: ``table`` has ``time_days`` and one column per output."""
+
+    table: pd.DataFrame
+    parameters: dict[str, float]
+    regimen: Regimen
+    backend: str
+    model_hash: str
+
+    def tidy(self) -> pd.DataFrame:
+        """Long format: ``time_days``, ``variable``, ``value``."""
+        return self.table.melt(id_vars=TIME_COLUMN, var_name="variable", value_name="value")
+
+
+@dataclass
+class BatchResult:
+    """Many patients: ``status`` (one row per patient) and ``table`` (rows of patients that
+    simulated, with ``patient``, ``time_days`` and one column per output)."""
+
+    status: pd.DataFrame
+    table: pd.DataFrame
+    backend: str
+    model_hash: str
+    outputs: tuple[str, ...] = field(default=())
+
+    def tidy(self) -> pd.DataFrame:
+        """Long format: ``patient``, ``time_days``, ``variable``, ``value``."""
+        return self.table.melt(id_vars=["patient", TIME_COLUMN], var_name="variable",
+                               value_name="value")
+
+    @property
+    def ok(self) -> np.ndarray:
+        return (self.status["status"] == Status.OK.value).to_numpy()
+
+
+def output_times(days: float, points_per_day: int = 1) -> np.ndarray:
+    """Sorted output grid from 0 to ``days`` with ``points_per_day`` points per day.
+
+    Raises:
+        InputError: non-positive horizon or resolution.
+    """
+    if not np.isfinite(days) or days <= 0:
+        raise InputError(f"days must be a positive number, got {days}", field="days")
+    if points_per_day < 1:
+        raise InputError("points_per_day must be at least 1", field="points_per_day")
+    n = int(round(days * points_per_day))
+    grid = np.linspace(0.0, n / points_per_day, n + 1)
+    if grid[-1] < days:
+        grid = np.append(grid, days)
+    return grid
+
+
+def _check_times(times: np.ndarray) -> np.ndarray:
+    times = np.asarray(times, dtype=float)
+    if times.ndim != 1 or len(times) == 0 or not np.all(np.isfinite(times)):
+        raise InputError("times must be a non-empty 1-D array of finite numbers", field="times")
+    if times[0] < 0 or np.any(np.diff(times) <= 0):
+        raise InputError("times must be strictly increasing and start at 0 or later",
+                         field="times")
+    return times
+
+
+def _outputs(model: Model, outputs: Sequence[str] | None) -> tuple[str, ...]:
+    names = tuple(outputs) if outputs is not None else model.observable_names
+    known = set(model.compiled.rule_ids) | set(model.state_ids)
+    for name in names:
+        if name not in known:
+            raise InputError(f"model '{model.name}' has no output '{name}'", field="outputs")
+    return names
+
+
+def simulate(model: Model | None = None, *, parameters: Mapping[str, float] | None = None,
+             patient: str | None = None, regimen: Regimen | None = None, days: float = 28,
+             times: np.ndarray | None = None, outputs: Sequence[str] | None = None,
+             backend: str = DEFAULT_BACKEND,
+             options: SolverOptions | None = None) -> SimulationResult:
+    """Simulate one patient.
+
+    Arguments:
+        model: the model (default: the flagship ``covid_msc``).
+        parameters: parameter values overriding the defaults (and the patient's).
+        patient: a named reference patient of the model, e.g. ``reference-severe``.
+        regimen: IV doses (default: none).
+        days: horizon in days, used when ``times`` is not given (daily output).
+        times: output times in days.
+        outputs: observables or states to report (default: every canonical observable).
+        backend: a registered back end (``roadrunner`` or ``scipy``).
+        options: solver tolerances.
+
+    Returns:
+        A :class:`SimulationResult`.
+
+    Raises:
+        InputError: bad parameters, regimen or times. SimulationError: the solver failed.
+    """
+    model = model or load_model()
+    overrides: dict[str, float] = {}
+    if patient is not None:
+        overrides.update(model.patient(patient).parameters)
+    overrides.update(parameters or {})
+    values = model.resolve_parameters(overrides)
+    grid = _check_times(output_times(days) if times is None else times)
+    regimen = regimen or Regimen.none()
+    regimen.check_horizon(float(grid[-1]))
+    names = _outputs(model, outputs)
+    engine = get_backend(backend)(model, names, options or SolverOptions())
+    try:
+        data = engine.run(values, regimen, grid)
+    except MscsimError:
+        raise
+    except Exception as err:  # the solver's own error type varies by back end
+        raise SimulationError(f"{backend} failed: {' '.join(str(err).split())}") from err
+    table = pd.DataFrame(data, columns=list(names))
+    table.insert(0, TIME_COLUMN, grid)
+    return SimulationResult(table=table, parameters=values, regimen=regimen, backend=backend,
+                            model_hash=model.hash)
+
+
+def simulate_batch(model: Model | None, parameter_sets: Sequence[Mapping[str, float]]
+                   | pd.DataFrame, *, regimens: Regimen | Sequence[Regimen] | None = None,
+                   days: float = 28, times: np.ndarray | None = None,
+                   outputs: Sequence[str] | None = None, backend: str = DEFAULT_BACKEND,
+                   options: SolverOptions | None = None) -> BatchResult:
+    """Simulate many patients; a failed patient gets a status, never an exception.
+
+    Arguments:
+        model: the model (default: the flagship).
+        parameter_sets: one mapping of parameter overrides per patient, or a DataFrame with
+            one row per patient and one column per overridden parameter.
+        regimens: one regimen for all, or one per patient.
+
+    Returns:
+        A :class:`BatchResult`; patients are numbered 0..n-1 in input order.
+
+    Raises:
+        InputError: bad arguments shared by all patients (times, outputs, back end, an
+            unknown parameter name).
+    """
+    model = model or load_model()
+    if isinstance(parameter_sets, pd.DataFrame):
+        sets = parameter_sets.to_dict("records")
+    else:
+        sets = [dict(p) for p in parameter_sets]
+    n = len(sets)
+    if isinstance(regimens, Regimen) or regimens is None:
+        per_patient = [regimens or Regimen.none()] * n
+    else:
+        per_patient = list(regimens)
+        if len(per_patient) != n:
+            raise InputError(f"{len(per_patient)} regimens for {n} patients", field="regimens")
+    grid = _check_times(output_times(days) if times is None else times)
+    names = _outputs(model, outputs)
+    known = set(model.parameter_defaults)
+    for name in {k for s in sets for k in s}:
+        if name not in known:
+            model.resolve_parameters({name: 0.0}, where="parameter_sets")  # raises with hint
+    engine = get_backend(backend)(model, names, options or SolverOptions())
+    statuses, messages, blocks = [], [], []
+    for i, (overrides, regimen) in enumerate(zip(sets, per_patient, strict=True)):
+        try:
+            values = model.resolve_parameters(overrides, where=f"patient {i}")
+            regimen.check_horizon(float(grid[-1]))
+        except InputError as err:
+            statuses.append(Status.INVALID_PARAMETERS.value)
+            messages.append(str(err))
+            continue
+        try:
+            data = engine.run(values, regimen, grid)
+            if not np.all(np.isfinite(data)):
+                raise SimulationError("non-finite values in the solution")
+        except Exception as err:  # one patient's failure must not stop the batch
+            statuses.append(Status.SOLVER_FAILURE.value)
+            messages.append(" ".join(str(err).split()) or type(err).__name__)
+            continue
+        statuses.append(Status.OK.value)
+        messages.append("")
+        block = pd.DataFrame(data, columns=list(names))
+        block.insert(0, TIME_COLUMN, grid)
+        block.insert(0, "patient", i)
+        blocks.append(block)
+    status = pd.DataFrame({"patient": np.arange(n), "status": statuses, "message": messages})
+    columns = ["patient", TIME_COLUMN, *names]
+    table = pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame(columns=columns)
+    return BatchResult(status=status, table=table, backend=backend, model_hash=model.hash,
+                       outputs=names)
