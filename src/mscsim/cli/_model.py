@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -15,7 +15,7 @@ app = typer.Typer(help="The mechanistic model: export it, list its parameters.",
                   no_args_is_help=True)
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     sbml = "sbml"
     antimony = "antimony"
 

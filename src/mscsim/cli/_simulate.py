@@ -7,7 +7,9 @@ from pathlib import Path
 import typer
 
 from mscsim._errors import InputError
-from mscsim.simulate import Regimen, output_times, simulate as run_simulation
+from mscsim.model import load_model, load_model_file
+from mscsim.simulate import Regimen, output_times
+from mscsim.simulate import simulate as run_simulation
 from mscsim.simulate._backends import DEFAULT_BACKEND
 
 
@@ -53,15 +55,18 @@ def simulate(
     points_per_day: int = typer.Option(1, "--points-per-day", help="output resolution"),
     backend: str = typer.Option(DEFAULT_BACKEND, "--backend", help="roadrunner or scipy"),
     plot: Path | None = typer.Option(None, "--plot", help="also write a PNG of the course"),
+    model_file: Path | None = typer.Option(None, "--model", help="simulate another model: an "
+                                           "SBML (.xml, .sbml) or Antimony (.ant, .txt) file"),
 ) -> None:
     """Simulate one patient and write every observable to CSV (columns: time_days, ...)."""
     from mscsim._io import atomic_path
 
+    model = load_model() if model_file is None else load_model_file(model_file)
     regimen = _regimen(dose, dose_day)
     if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise InputError(f"plot file must end in .png, .svg or .pdf, got '{plot.name}'",
                          field="--plot")
-    result = run_simulation(patient=patient, parameters=_parse_assignments(set_),
+    result = run_simulation(model, patient=patient, parameters=_parse_assignments(set_),
                             regimen=regimen, times=output_times(days, points_per_day),
                             backend=backend)
     with atomic_path(output) as tmp:

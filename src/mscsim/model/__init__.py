@@ -6,6 +6,7 @@ from mscsim.model._model import (
     Model,
     ReferencePatient,
     load_model,
+    load_model_file,
     sbml_errors,
     sbml_warning_count,
 )
@@ -15,5 +16,6 @@ from mscsim.model._parameters import Parameter, ParameterTable, Variability
 __all__ = [
     "BUILTIN_MODELS", "OBSERVABLES", "OBSERVABLE_NAMES", "Dosing", "Model", "Observable",
     "Parameter", "ParameterTable", "ReferencePatient", "Variability", "load_model",
+    "load_model_file",
     "observable", "sbml_errors", "sbml_warning_count",
 ]

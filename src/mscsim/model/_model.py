@@ -276,3 +276,28 @@ def load_model(name: str = "covid_msc") -> Model:
                                dosing=dosing, patients=patients,
                                msc_states=tuple(meta["msc_states"]),
                                msc_cleared_state=meta["msc_cleared_state"])
+
+
+def load_model_file(path: str | Path) -> Model:
+    """Load a user's model from an SBML (``.xml``, ``.sbml``) or Antimony file.
+
+    Its parameter values are those in the file; it can be dosed only if it has the flagship's
+    dosing state and body-weight parameter.
+
+    Raises:
+        InputError: unknown suffix or missing file. ModelError: the model does not compile.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    flagship_dosing = load_model().dosing
+    if suffix in (".xml", ".sbml"):
+        model = Model.from_sbml(path)
+    elif suffix in (".ant", ".txt", ".antimony"):
+        model = Model.from_antimony(path)
+    else:
+        raise InputError(f"unknown model file type '{suffix}'", file=path,
+                         hint="use .xml/.sbml for SBML or .ant/.txt for Antimony")
+    if flagship_dosing and flagship_dosing.state in model.state_ids \
+            and flagship_dosing.body_weight_parameter in model.parameter_defaults:
+        model.dosing = flagship_dosing
+    return model

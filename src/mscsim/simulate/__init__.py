@@ -1,7 +1,13 @@
 """Running models: regimens, back ends (registry), single and batched simulation."""
 
 from mscsim.simulate import _roadrunner, _scipy  # noqa: F401  (register the back ends)
-from mscsim.simulate._backends import BACKENDS, DEFAULT_BACKEND, Backend, get_backend, register_backend
+from mscsim.simulate._backends import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    Backend,
+    get_backend,
+    register_backend,
+)
 from mscsim.simulate._options import SolverOptions
 from mscsim.simulate._regimen import Dose, Regimen
 from mscsim.simulate._simulate import (

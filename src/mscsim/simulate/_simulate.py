@@ -18,7 +18,7 @@ from mscsim.simulate._regimen import Regimen
 TIME_COLUMN = "time_days"
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """Outcome of one patient's simulation."""
 
     OK = "ok"
@@ -166,10 +166,9 @@ def simulate_batch(model: Model | None, parameter_sets: Sequence[Mapping[str, fl
             unknown parameter name).
     """
     model = model or load_model()
-    if isinstance(parameter_sets, pd.DataFrame):
-        sets = parameter_sets.to_dict("records")
-    else:
-        sets = [dict(p) for p in parameter_sets]
+    records = parameter_sets.to_dict("records") if isinstance(parameter_sets, pd.DataFrame) \
+        else parameter_sets
+    sets: list[dict[str, float]] = [{str(k): v for k, v in p.items()} for p in records]
     n = len(sets)
     if isinstance(regimens, Regimen) or regimens is None:
         per_patient = [regimens or Regimen.none()] * n
