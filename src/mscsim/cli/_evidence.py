@@ -1,8 +1,286 @@
-"""``mscsim evidence ...``: the published MSC-COVID-19 studies and their meta-analysis."""
+"""``mscsim evidence ...``: the published MSC-COVID-19 studies and their meta-analysis.
+
+A thin layer: every command calls public functions of :mod:`mscsim.evidence`; bad input
+raises :class:`mscsim.InputError`, which ``mscsim.cli.main`` prints as one line.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from mscsim.evidence._analysis import (
+    SUBGROUP_KEYS,
+    analyse_outcome,
+    analyse_subgroups,
+    cumulative_by_date,
+    export_comparisons,
+    list_studies,
+)
+from mscsim.evidence._diagnostics import egger_test, trim_and_fill
+from mscsim.evidence._meta import MetaResult, SubgroupResult
+from mscsim.evidence._plots import (
+    check_plot_path,
+    cumulative_plot,
+    forest_plot,
+    funnel_plot,
+    heterogeneity_text,
+)
 
 app = typer.Typer(help="Published controlled MSC-COVID-19 studies and meta-analysis.",
                   no_args_is_help=True)
+
+# ------------------------------------------------------------------ shared options
+
+FilterOpt = Annotated[list[str] | None, typer.Option(
+    "--filter", "-f", metavar="KEY=VALUE",
+    help="Keep studies with KEY=VALUE (repeatable; a repeated key matches any of its "
+         "values). Keys: design, blinding, product, msc_source, severity, ventilated, "
+         "control, country, year.")]
+OutcomeOpt = Annotated[str, typer.Option(help="Outcome, e.g. mortality.")]
+MeasureOpt = Annotated[str | None, typer.Option(
+    help="Effect measure: RR, OR, RD or PETO [default: RR; PETO with --method PETO].")]
+MethodOpt = Annotated[str, typer.Option(
+    help="REML, DL, PM, ML, HE, SJ (random effects); FE/EE (inverse variance), MH "
+         "(Mantel-Haenszel) or PETO (fixed effect).")]
+KnhaOpt = Annotated[bool, typer.Option("--knha", help="Hartung-Knapp adjustment.")]
+TimepointOpt = Annotated[int | None, typer.Option(
+    help="Target day (+-3 d); default: each study's longest timepoint up to 90 days.")]
+LevelOpt = Annotated[float, typer.Option(help="Confidence level.")]
+AddOpt = Annotated[float, typer.Option(help="Continuity correction added to zero cells.")]
+ToOpt = Annotated[str, typer.Option(help="Which studies get it: only0, all, if0all, none.")]
+Drop00Opt = Annotated[bool | None, typer.Option(
+    "--drop00/--keep00", help="Drop double-zero studies (default as metafor: keep for "
+                              "inverse-variance methods, drop for MH/PETO).")]
+CorrectionOpt = Annotated[str, typer.Option(
+    help="constant (add to every cell) or tacc (treatment-arm correction).")]
+SubgroupOpt = Annotated[str | None, typer.Option(
+    help="Subgroup analysis by: " + ", ".join(SUBGROUP_KEYS) + ".")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _warn(messages: Any) -> None:
+    for msg in messages:
+        typer.echo(f"mscsim: warning: {msg}", err=True)
+
+
+def _quiet(func: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call ``func`` with Python warnings silenced (they are in the result instead)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return func(*args, **kwargs)
+
+
+def _analysis(subgroup: str | None, **kw: Any) -> MetaResult | SubgroupResult:
+    if subgroup:
+        return _quiet(analyse_subgroups, subgroup, **kw)
+    return _quiet(analyse_outcome, **kw)
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    return "NA" if x is None or not math.isfinite(x) else f"{x:.{digits}g}"
+
+
+def _describe(res: MetaResult) -> str:
+    nat = res.natural()
+    lv = f"{res.level:.0%}"
+    lines = [
+        f"{res.method} meta-analysis ({'Hartung-Knapp' if res.test == 'knha' else 'z'} test) "
+        f"of {res.source.get('outcome', 'the data')}: {res.measure}, k = {res.k}",
+        f"Pooled {res.measure} = {_fmt(nat['estimate'])} [{lv} CI {_fmt(nat['ci_low'])}, "
+        f"{_fmt(nat['ci_high'])}], p = {_fmt(res.pval)}"
+        + (f"; {lv} PI {_fmt(nat['pi_low'])}, {_fmt(nat['pi_high'])}"
+           if res.method not in ("FE", "EE", "MH", "PETO") and math.isfinite(res.pi_low)
+           else ""),
+        heterogeneity_text(res),
+        "Zero cells: " + res.zero_cell.describe(),
+    ]
+    if res.filters:
+        lines.append("Filters: " + ", ".join(f"{k}={'|'.join(v)}" for k, v in
+                                             res.filters.items()))
+    st = res.studies.copy()
+    tab = st[["study_id", "ai", "n1", "ci", "n2", "yi", "vi", "weight"]]
+    lines.append("")
+    lines.append(tab.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return "\n".join(lines)
+
+
+def _print_result(res: MetaResult | SubgroupResult, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(res.to_dict(), indent=2, allow_nan=False))
+    elif isinstance(res, SubgroupResult):
+        typer.echo(f"Subgroups by {res.variable}")
+        typer.echo(res.summary().to_string(float_format=lambda v: f"{v:.4g}"))
+        typer.echo(f"Test for subgroup differences: Q = {_fmt(res.q_between)}, "
+                   f"df = {res.q_between_df}, p = {_fmt(res.q_between_pval)}")
+    else:
+        typer.echo(_describe(res))
+    _warn(res.warnings)
+
+
+# ------------------------------------------------------------------ commands
+
+
+@app.command("list")
+def list_(filter: FilterOpt = None, as_json: JsonOpt = False) -> None:  # noqa: A002
+    """List the studies of the evidence dataset."""
+    table = list_studies(filter)
+    cols = [c for c in ("study_id", "first_author", "year", "design", "severity", "product",
+                        "msc_source", "n_treated", "n_control", "country") if c in table]
+    table = table[cols]
+    if as_json:
+        typer.echo(json.dumps(json.loads(table.to_json(orient="records", date_format="iso")),
+                              indent=2))
+    else:
+        typer.echo(table.to_string(index=False) if len(table) else "no studies match")
+
+
+@app.command("export")
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write.")],
+    outcome: OutcomeOpt = "mortality",
+    timepoint: TimepointOpt = None,
+    filter: FilterOpt = None,  # noqa: A002
+) -> None:
+    """Export the 2x2 comparison table of an outcome (one row per study) to CSV."""
+    path = export_comparisons(output, outcome, timepoint=timepoint, filters=filter)
+    typer.echo(f"wrote {path}")
+
+
+@app.command("meta")
+def meta(
+    outcome: OutcomeOpt = "mortality",
+    measure: MeasureOpt = None,
+    method: MethodOpt = "REML",
+    knha: KnhaOpt = False,
+    filter: FilterOpt = None,  # noqa: A002
+    timepoint: TimepointOpt = None,
+    subgroup: SubgroupOpt = None,
+    level: LevelOpt = 0.95,
+    add: AddOpt = 0.5,
+    to: ToOpt = "only0",
+    drop00: Drop00Opt = None,
+    correction: CorrectionOpt = "constant",
+    as_json: JsonOpt = False,
+) -> None:
+    """Meta-analysis of an outcome (ratio measures reported exponentiated)."""
+    res = _analysis(subgroup, outcome=outcome, measure=measure, method=method, knha=knha,
+                    timepoint=timepoint, filters=filter, level=level, add=add, to=to,
+                    drop00=drop00, correction=correction)
+    _print_result(res, as_json)
+
+
+@app.command("forest")
+def forest(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Plot file (.png/.svg/.pdf).")],
+    outcome: OutcomeOpt = "mortality",
+    measure: MeasureOpt = None,
+    method: MethodOpt = "REML",
+    knha: KnhaOpt = False,
+    filter: FilterOpt = None,  # noqa: A002
+    timepoint: TimepointOpt = None,
+    subgroup: SubgroupOpt = None,
+    level: LevelOpt = 0.95,
+    add: AddOpt = 0.5,
+    to: ToOpt = "only0",
+    drop00: Drop00Opt = None,
+    correction: CorrectionOpt = "constant",
+    title: Annotated[str | None, typer.Option(help="Plot title.")] = None,
+) -> None:
+    """Forest plot: studies, subgroup and overall diamonds, prediction interval."""
+    check_plot_path(output)
+    res = _analysis(subgroup, outcome=outcome, measure=measure, method=method, knha=knha,
+                    timepoint=timepoint, filters=filter, level=level, add=add, to=to,
+                    drop00=drop00, correction=correction)
+    forest_plot(res, output, title=title)
+    _warn(res.warnings)
+    typer.echo(f"wrote {output}")
+
+
+@app.command("funnel")
+def funnel(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Plot file (.png/.svg/.pdf).")],
+    outcome: OutcomeOpt = "mortality",
+    measure: MeasureOpt = None,
+    method: MethodOpt = "REML",
+    knha: KnhaOpt = False,
+    filter: FilterOpt = None,  # noqa: A002
+    timepoint: TimepointOpt = None,
+    level: LevelOpt = 0.95,
+    add: AddOpt = 0.5,
+    to: ToOpt = "only0",
+    drop00: Drop00Opt = None,
+    correction: CorrectionOpt = "constant",
+    trimfill: Annotated[bool, typer.Option("--trimfill/--no-trimfill",
+                                           help="Show trim-and-fill studies.")] = True,
+    title: Annotated[str | None, typer.Option(help="Plot title.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Funnel plot with Egger's test and (by default) trim and fill."""
+    check_plot_path(output)
+    res: MetaResult = _quiet(analyse_outcome, outcome=outcome, measure=measure,
+                             method=method, knha=knha, timepoint=timepoint, filters=filter,
+                             level=level, add=add, to=to, drop00=drop00,
+                             correction=correction)
+    notes = list(res.warnings)
+    can_test = res.k >= 3 and res.method not in ("MH", "PETO")
+    tf = _quiet(trim_and_fill, res) if trimfill and can_test else None
+    eg = _quiet(egger_test, res) if can_test else None
+    if not can_test:
+        notes.append("Egger's test and trim and fill need k >= 3 and an inverse-variance "
+                     "method; not shown")
+    funnel_plot(res, output, trimfill=tf, egger=eg, title=title)
+    if as_json:
+        typer.echo(json.dumps({"egger": eg.to_dict() if eg else None,
+                               "trimfill": ({k: v for k, v in tf.to_dict().items()
+                                             if k != "original"} if tf else None)},
+                              indent=2, allow_nan=False))
+    _warn(notes)
+    typer.echo(f"wrote {output}", err=as_json)
+
+
+@app.command("cumulative")
+def cumulative_(
+    outcome: OutcomeOpt = "mortality",
+    measure: MeasureOpt = None,
+    method: MethodOpt = "REML",
+    knha: KnhaOpt = False,
+    filter: FilterOpt = None,  # noqa: A002
+    timepoint: TimepointOpt = None,
+    level: LevelOpt = 0.95,
+    add: AddOpt = 0.5,
+    to: ToOpt = "only0",
+    drop00: Drop00Opt = None,
+    correction: CorrectionOpt = "constant",
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Also write a plot (.png/.svg/.pdf) or the table (.csv).")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cumulative meta-analysis by publication date."""
+    if output is not None and output.suffix.lower() != ".csv":
+        check_plot_path(output)
+    tab = _quiet(cumulative_by_date, outcome=outcome, measure=measure, method=method,
+                 knha=knha, timepoint=timepoint, filters=filter, level=level, add=add, to=to,
+                 drop00=drop00, correction=correction)
+    if output is not None:
+        if output.suffix.lower() == ".csv":
+            from mscsim._io import atomic_path
+
+            with atomic_path(output) as tmp:
+                tab.summary(natural=True).to_csv(tmp, index=False, lineterminator="\n")
+        else:
+            cumulative_plot(tab, output)
+    if as_json:
+        typer.echo(json.dumps(tab.to_dict(), indent=2, allow_nan=False))
+    else:
+        cols = ["study_id", "order_value", "k", "estimate", "ci_low", "ci_high", "tau2", "i2"]
+        typer.echo(tab.summary(natural=True)[cols].to_string(
+            index=False, float_format=lambda v: f"{v:.4g}"))
+    if output is not None:
+        typer.echo(f"wrote {output}", err=as_json)
