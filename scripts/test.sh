@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 have_r_packages() {
     command -v Rscript >/dev/null 2>&1 &&
-        Rscript -e 'suppressMessages({library(metafor); library(survival); library(MASS)})' \
+        Rscript -e 'suppressMessages({library(metafor); library(survival); library(MASS); library(jsonlite)})' \
             >/dev/null 2>&1
 }
 
@@ -17,7 +17,7 @@ if ! have_r_packages; then
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends \
-            r-base-core r-cran-metafor r-cran-survival r-cran-mass >/dev/null
+            r-base-core r-cran-metafor r-cran-survival r-cran-mass r-cran-jsonlite >/dev/null
     else
         echo "== R packages unavailable and cannot be installed: live-R tests will skip" >&2
     fi

@@ -1,0 +1,1 @@
+"""Trial statistics (private modules; the public names are re-exported by mscsim.trial)."""
