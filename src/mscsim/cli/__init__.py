@@ -12,7 +12,7 @@ import sys
 import typer
 
 from mscsim._errors import MscsimError
-from mscsim.cli import _evidence, _model, _simulate
+from mscsim.cli import _evidence, _model, _population, _simulate
 
 app = typer.Typer(
     name="mscsim",
@@ -24,6 +24,7 @@ app = typer.Typer(
 app.add_typer(_model.app, name="model")
 app.command("simulate")(_simulate.simulate)
 app.command("flagship")(_simulate.flagship)
+app.add_typer(_population.app, name="population")
 app.add_typer(_evidence.app, name="evidence")
 
 EXIT_INPUT_ERROR = 2

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -43,23 +44,41 @@ class SimulationResult:
 
 @dataclass
 class BatchResult:
-    """Many patients: ``status`` (one row per patient) and ``table`` (rows of patients that
-    simulated, with ``patient``, ``time_days`` and one column per output)."""
+    """Many patients: ``status`` (one row per patient), ``values`` (array of shape
+    ``(patients, times, outputs)``, NaN for patients that did not simulate) and, built from
+    it on demand, ``table`` (rows of patients that simulated: ``patient``, ``time_days`` and
+    one column per output)."""
 
     status: pd.DataFrame
-    table: pd.DataFrame
+    times: np.ndarray
+    values: np.ndarray
+    outputs: tuple[str, ...]
     backend: str
     model_hash: str
-    outputs: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Boolean mask of patients whose simulation succeeded."""
+        return (self.status["status"] == Status.OK.value).to_numpy()
+
+    def output(self, name: str) -> np.ndarray:
+        """One output for every patient: shape ``(patients, times)``."""
+        return self.values[:, :, self.outputs.index(name)]
+
+    @functools.cached_property
+    def table(self) -> pd.DataFrame:
+        ok = np.flatnonzero(self.ok)
+        n_times = len(self.times)
+        frame = pd.DataFrame(self.values[ok].reshape(len(ok) * n_times, len(self.outputs)),
+                             columns=list(self.outputs))
+        frame.insert(0, TIME_COLUMN, np.tile(self.times, len(ok)))
+        frame.insert(0, "patient", np.repeat(ok, n_times))
+        return frame
 
     def tidy(self) -> pd.DataFrame:
         """Long format: ``patient``, ``time_days``, ``variable``, ``value``."""
         return self.table.melt(id_vars=["patient", TIME_COLUMN], var_name="variable",
                                value_name="value")
-
-    @property
-    def ok(self) -> np.ndarray:
-        return (self.status["status"] == Status.OK.value).to_numpy()
 
 
 def output_times(days: float, points_per_day: int = 1) -> np.ndarray:
@@ -183,17 +202,18 @@ def simulate_batch(model: Model | None, parameter_sets: Sequence[Mapping[str, fl
         if name not in known:
             model.resolve_parameters({name: 0.0}, where="parameter_sets")  # raises with hint
     engine = get_backend(backend)(model, names, options or SolverOptions())
-    statuses, messages, blocks = [], [], []
+    values = np.full((n, len(grid), len(names)), np.nan)
+    statuses, messages = [], []
     for i, (overrides, regimen) in enumerate(zip(sets, per_patient, strict=True)):
         try:
-            values = model.resolve_parameters(overrides, where=f"patient {i}")
+            resolved = model.resolve_parameters(overrides, where=f"patient {i}")
             regimen.check_horizon(float(grid[-1]))
         except InputError as err:
             statuses.append(Status.INVALID_PARAMETERS.value)
             messages.append(str(err))
             continue
         try:
-            data = engine.run(values, regimen, grid)
+            data = engine.run(resolved, regimen, grid)
             if not np.all(np.isfinite(data)):
                 raise SimulationError("non-finite values in the solution")
         except Exception as err:  # one patient's failure must not stop the batch
@@ -202,12 +222,7 @@ def simulate_batch(model: Model | None, parameter_sets: Sequence[Mapping[str, fl
             continue
         statuses.append(Status.OK.value)
         messages.append("")
-        block = pd.DataFrame(data, columns=list(names))
-        block.insert(0, TIME_COLUMN, grid)
-        block.insert(0, "patient", i)
-        blocks.append(block)
+        values[i] = data
     status = pd.DataFrame({"patient": np.arange(n), "status": statuses, "message": messages})
-    columns = ["patient", TIME_COLUMN, *names]
-    table = pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame(columns=columns)
-    return BatchResult(status=status, table=table, backend=backend, model_hash=model.hash,
-                       outputs=names)
+    return BatchResult(status=status, times=grid, values=values, outputs=names,
+                       backend=backend, model_hash=model.hash)

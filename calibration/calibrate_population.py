@@ -1,0 +1,200 @@
+"""Calibrate the virtual population to published epidemiology and write a fit report.
+
+    python calibration/calibrate_population.py [--n 4000] [--validation-n 10000] [--workers 2]
+
+Writes ``src/mscsim/population/data/calibrated.json`` (the values the package uses) and
+``docs/calibration/population_fit.{md,json,png}``: every target with its citation, the
+simulated value on an independent validation cohort (another seed) with a 95% bootstrap
+interval, and whether it falls in the target's acceptance band.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from mscsim._io import atomic_path, write_text_atomic  # noqa: E402
+from mscsim.population import generate_population  # noqa: E402
+from mscsim.population._calibrate import (  # noqa: E402
+    AGE_HALF_WIDTH,
+    calibrate,
+    calibration_json,
+    levin_band_mean,
+)
+from mscsim.population._targets import (  # noqa: E402
+    ADMITTED_LYMPHOPENIA,
+    DEATHS_MEAN_AGE,
+    HOSPITALISED,
+    HOSPITALISED_MEAN_AGE,
+    IFR,
+    IFR_AGES,
+    IFR_BY_AGE,
+    INCUBATION_MEDIAN,
+    PEAK_VIRAL_LOAD,
+    levin_ifr,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+CALIBRATED = ROOT / "src" / "mscsim" / "population" / "data" / "calibrated.json"
+REPORT = ROOT / "docs" / "calibration"
+
+
+def statistics(ok) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    hosp = ok.hospitalised.to_numpy(dtype=bool)
+    p = ok.death_probability.to_numpy(dtype=float)
+    age = ok.age.to_numpy(dtype=float)
+    out = {
+        HOSPITALISED.name: hosp.mean(),
+        HOSPITALISED_MEAN_AGE.name: age[hosp].mean(),
+        IFR.name: p.mean(),
+        DEATHS_MEAN_AGE.name: np.sum(age * p) / np.sum(p),
+        INCUBATION_MEDIAN.name: np.nanmedian(ok.symptom_onset_day.to_numpy(dtype=float)),
+        PEAK_VIRAL_LOAD.name: np.median(ok.peak_viral_load_log10.to_numpy(dtype=float)),
+        ADMITTED_LYMPHOPENIA.name: ok.lymphopenia_at_admission.to_numpy(dtype=bool)[hosp].mean(),
+    }
+    for a, target in zip(IFR_AGES, IFR_BY_AGE, strict=True):
+        band = np.abs(age - a) < AGE_HALF_WIDTH
+        out[target.name] = p[band].mean()
+    return out
+
+
+def bootstrap(ok, reps: int, rng: np.random.Generator) -> dict[str, tuple[float, float]]:  # type: ignore[no-untyped-def]
+    draws: dict[str, list[float]] = {}
+    for _ in range(reps):
+        sample = ok.iloc[rng.integers(0, len(ok), len(ok))]
+        for k, v in statistics(sample).items():
+            draws.setdefault(k, []).append(float(v))
+    return {k: (float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5)))
+            for k, v in draws.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=4000, help="calibration cohort size")
+    parser.add_argument("--seed", type=int, default=20200301)
+    parser.add_argument("--validation-n", type=int, default=10000)
+    parser.add_argument("--validation-seed", type=int, default=20200511)
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--bootstrap", type=int, default=500)
+    args = parser.parse_args(argv)
+    start = time.time()
+    print(f"calibrating on {args.n} infections (seed {args.seed})", flush=True)
+    result = calibrate(args.n, args.seed, workers=args.workers,
+                       cache_file=ROOT / "calibration" / ".stage_a_cache.json",
+                       log=lambda s: print(s, flush=True))
+    print(f"validating on {args.validation_n} infections (seed {args.validation_seed})",
+          flush=True)
+    validation = generate_population(args.validation_n, args.validation_seed,
+                                     calibration=result.calibration, workers=args.workers)
+    ok = validation.ok
+    simulated = {k: float(v) for k, v in statistics(ok).items()}
+    intervals = bootstrap(ok, args.bootstrap, np.random.default_rng(args.validation_seed))
+    targets = [HOSPITALISED, HOSPITALISED_MEAN_AGE, IFR, DEATHS_MEAN_AGE, *IFR_BY_AGE,
+               INCUBATION_MEDIAN, PEAK_VIRAL_LOAD, ADMITTED_LYMPHOPENIA]
+    calibrated_on = {HOSPITALISED.name, HOSPITALISED_MEAN_AGE.name, IFR.name,
+                     *(t.name for t in IFR_BY_AGE)}
+    rows = []
+    for t in targets:
+        value = simulated[t.name]
+        rows.append({"target": t.name, "published": t.value, "band_low": t.low,
+                     "band_high": t.high, "simulated": value,
+                     "ci_low": intervals[t.name][0], "ci_high": intervals[t.name][1],
+                     "within_band": bool(t.low <= value <= t.high),
+                     "role": "calibrated" if t.name in calibrated_on else "check",
+                     "source": t.source})
+    fit = {"validation_n": args.validation_n, "validation_seed": args.validation_seed,
+           "validation_plausible": int(len(ok)), "rows": rows,
+           "runtime_s": round(time.time() - start, 1)}
+    write_text_atomic(CALIBRATED, json.dumps(calibration_json(result, fit), indent=2) + "\n")
+    REPORT.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(REPORT / "population_fit.json", json.dumps(fit, indent=2) + "\n")
+    write_text_atomic(REPORT / "population_fit.md", markdown(result, fit))
+    plot(ok, REPORT / "population_fit.png")
+    print(f"done in {time.time() - start:.0f} s", flush=True)
+    return 0
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def markdown(result, fit: dict) -> str:  # type: ignore[no-untyped-def]
+    c = result.calibration
+    lines = [
+        "# Population calibration: fit report",
+        "",
+        "Written by `calibration/calibrate_population.py`; do not edit by hand.",
+        "",
+        f"Calibration cohort: {result.cohort_size} infections, seed {result.seed}. "
+        f"Validation cohort: {fit['validation_n']} infections, seed {fit['validation_seed']} "
+        f"({fit['validation_plausible']} plausible). Intervals: 95% bootstrap over patients. "
+        f"IFR and mean age of deaths use each patient's death probability.",
+        "",
+        "| calibrated value | |",
+        "|---|---|",
+        f"| ifn_shift (log scale) | {c.ifn_shift:.4f} |",
+        f"| ifn_age_slope (per year from {c.reference_age:g}) | {c.ifn_age_slope:.4f} |",
+        f"| hazard_intercept (log scale) | {c.hazard_intercept:.4f} |",
+        f"| hazard_age_slope (per year) | {c.hazard_age_slope:.4f} |",
+        "",
+        "| target | role | published | acceptance band | simulated [95% CI] | in band | source |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in fit["rows"]:
+        lines.append(f"| {r['target']} | {r['role']} | {_fmt(r['published'])} | "
+                     f"{_fmt(r['band_low'])}-{_fmt(r['band_high'])} | {_fmt(r['simulated'])} "
+                     f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | "
+                     f"{'yes' if r['within_band'] else '**no**'} | {r['source']} |")
+    lines += ["", "![fit](population_fit.png)", ""]
+    return "\n".join(lines)
+
+
+def plot(ok, path: Path) -> None:  # type: ignore[no-untyped-def]
+    age = ok.age.to_numpy(dtype=float)
+    p = ok.death_probability.to_numpy(dtype=float)
+    hosp = ok.hospitalised.to_numpy(dtype=bool)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    centres = np.arange(5, 96, 10)
+    sim_ifr, sim_hosp = [], []
+    for a in centres:
+        band = np.abs(age - a) < 5
+        sim_ifr.append(p[band].mean() if band.any() else np.nan)
+        sim_hosp.append(hosp[band].mean() if band.any() else np.nan)
+    grid = np.linspace(0, 95, 200)
+    ax = axes[0]
+    ax.semilogy(grid, [levin_ifr(a) for a in grid], color="black", label="Levin 2020")
+    ax.fill_between(grid, [levin_ifr(a) / 1.5 for a in grid], [levin_ifr(a) * 1.5 for a in grid],
+                    color="grey", alpha=0.25, label="factor 1.5")
+    ax.semilogy(centres, sim_ifr, "o", color="#b2182b", label="simulated (10-y bands)")
+    ax.semilogy(IFR_AGES, [levin_band_mean(a) for a in IFR_AGES], "x", color="black")
+    ax.set_xlabel("age (years)")
+    ax.set_ylabel("infection fatality ratio")
+    ax.set_title("IFR by age")
+    ax.legend(frameon=False, fontsize=8)
+    ax = axes[1]
+    ax.bar(centres, sim_hosp, width=8, color="#2166ac")
+    ax.axhline(HOSPITALISED.value, color="black", ls="--", lw=1,
+               label=f"overall target {HOSPITALISED.value:.1%} (Salje 2020)")
+    ax.axhline(hosp.mean(), color="#2166ac", ls=":", lw=1,
+               label=f"overall simulated {hosp.mean():.1%}")
+    ax.set_xlabel("age (years)")
+    ax.set_ylabel("hospitalised fraction")
+    ax.set_title("Hospitalisation per infection by age")
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

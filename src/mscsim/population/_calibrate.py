@@ -1,0 +1,177 @@
+"""Calibration of the population-level values to published targets.
+
+Two stages, both on one fixed cohort (the same seed draws the same patients whatever the
+calibrated values, so the objective is smooth in them: common random numbers):
+
+A. Severity: ``ifn_shift`` and ``ifn_age_slope`` (log-scale shift and age slope of type-I IFN
+   production) are solved so that 2.9% of infections are hospitalised (Salje 2020) with a
+   mean age of 68 years. For each candidate slope the shift is found by bisection (the
+   hospitalised fraction falls as IFN rises); the slope is then interpolated to the age target.
+B. Death: the cumulative hazard is proportional to ``hazard_multiplier`` (the hazard does not
+   feed back on the dynamics), so each patient's death probability at any
+   ``(hazard_intercept, hazard_age_slope)`` follows from one simulation. These two values
+   minimise a weighted squared log error to the IFR-by-age curve of Levin 2020 (ages 35-85)
+   and the overall IFR of Salje 2020, each weighted by its interval.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq, minimize
+
+from mscsim._io import write_text_atomic
+from mscsim.model import load_model
+from mscsim.population._generate import GenerationOptions, Population, generate_population
+from mscsim.population._tables import Calibration
+from mscsim.population._targets import (
+    HOSPITALISED,
+    HOSPITALISED_MEAN_AGE,
+    IFR,
+    IFR_AGES,
+    IFR_BY_AGE,
+    levin_ifr,
+)
+
+AGE_HALF_WIDTH = 5.0  # IFR at age a is compared on patients aged a +- 5 years
+
+
+@dataclass
+class CalibrationResult:
+    calibration: Calibration
+    cohort_size: int
+    seed: int
+    history: list[dict[str, float]]
+
+
+def hospitalisation(pop: Population) -> tuple[float, float]:
+    """Hospitalised fraction and mean age of the hospitalised."""
+    ok = pop.ok
+    hospitalised = ok.hospitalised.astype(bool)
+    return float(hospitalised.mean()), float(ok.age[hospitalised].mean())
+
+
+def death_probability(patients: pd.DataFrame, base: Calibration, intercept: float,
+                      slope: float) -> np.ndarray:
+    """Each patient's death probability if the hazard values were ``(intercept, slope)``;
+    ``patients`` were simulated with ``base``."""
+    offset = patients.age.to_numpy() - base.reference_age
+    factor = np.exp(intercept - base.hazard_intercept + (slope - base.hazard_age_slope) * offset)
+    return 1.0 - np.exp(-patients.cum_hazard_end.to_numpy() * factor)
+
+
+def ifr_by_age(patients: pd.DataFrame, p_death: np.ndarray) -> dict[int, float]:
+    ages = patients.age.to_numpy()
+    return {a: float(p_death[np.abs(ages - a) < AGE_HALF_WIDTH].mean()) for a in IFR_AGES}
+
+
+def levin_band_mean(age: float) -> float:
+    grid = np.linspace(age - AGE_HALF_WIDTH, age + AGE_HALF_WIDTH, 41)
+    return float(np.mean([levin_ifr(a) for a in grid]))
+
+
+def _log(x: float) -> float:
+    return math.log(max(x, 1e-300))  # an age band with no deaths is far off, not an error
+
+
+def fit_hazard(patients: pd.DataFrame, base: Calibration) -> tuple[float, float]:
+    """Stage B: hazard intercept and age slope by weighted least squares on log IFR."""
+    ages_target = {a: levin_band_mean(a) for a in IFR_AGES}
+
+    def loss(x: np.ndarray) -> float:
+        p = death_probability(patients, base, float(x[0]), float(x[1]))
+        by_age = ifr_by_age(patients, p)
+        terms = [((_log(by_age[a]) - math.log(ages_target[a])) / t.log_sd) ** 2
+                 for a, t in zip(IFR_AGES, IFR_BY_AGE, strict=True)]
+        terms.append(((_log(float(p.mean())) - math.log(IFR.value)) / IFR.log_sd) ** 2)
+        return float(sum(terms))
+
+    start = np.array([base.hazard_intercept, base.hazard_age_slope])
+    best = minimize(loss, start, method="Nelder-Mead",
+                    options={"xatol": 1e-4, "fatol": 1e-6, "maxiter": 2000})
+    return float(best.x[0]), float(best.x[1])
+
+
+def calibrate(n: int = 4000, seed: int = 20200301, *, slopes: tuple[float, ...] = (
+        -0.04, -0.03, -0.015), workers: int | None = None,
+        options: GenerationOptions | None = None, cache_file: Path | None = None,
+        log: Callable[[str], None] = print) -> CalibrationResult:
+    """Run stages A and B on a cohort of ``n`` infections; return the calibrated values.
+
+    Stage-A evaluations (hospitalised fraction and mean age at a shift and slope) are kept in
+    ``cache_file`` (JSON) when given, so an interrupted calibration resumes without redoing
+    them; they depend only on ``n``, ``seed``, the options and the model.
+    """
+    base = Calibration.load()
+    options = options or GenerationOptions(days=60)
+    history: list[dict[str, float]] = []
+    key_prefix = f"{n}:{seed}:{options.days}:{options.points_per_day}:{load_model().hash}"
+    cache: dict[str, list[float]] = {}
+    if cache_file is not None and cache_file.exists():
+        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+
+    def generate(shift: float, slope: float) -> Population:
+        calibration = replace(base, ifn_shift=shift, ifn_age_slope=slope)
+        return generate_population(n, seed, options=options, calibration=calibration,
+                                   workers=workers)
+
+    def stage_a(shift: float, slope: float) -> tuple[float, float]:
+        shift, slope = round(shift, 3), round(slope, 4)  # a step function of the cohort anyway
+        key = f"{key_prefix}:{shift:.6f}:{slope:.6f}"
+        if key not in cache:
+            cache[key] = list(hospitalisation(generate(shift, slope)))
+            if cache_file is not None:
+                write_text_atomic(cache_file, json.dumps(cache, indent=1))
+        frac, mean_age = cache[key]
+        history.append({"ifn_shift": shift, "ifn_age_slope": slope,
+                        "hospitalised_frac": frac, "hospitalised_mean_age": mean_age})
+        log(f"  ifn_shift={shift:+.3f} ifn_age_slope={slope:+.4f}: hospitalised "
+            f"{frac:.4f}, mean age {mean_age:.1f}")
+        return frac, mean_age
+
+    solutions = []
+    for slope in slopes:
+        def excess(shift: float, slope: float = slope) -> float:
+            return stage_a(shift, slope)[0] - HOSPITALISED.value
+        low, high = -1.0, 4.0
+        if excess(low) < 0 or excess(high) > 0:
+            log(f"  slope {slope}: the target is not bracketed in shift [{low}, {high}]")
+            continue
+        shift = brentq(excess, low, high, xtol=0.03)
+        solutions.append((slope, shift, stage_a(shift, slope)[1]))
+    if not solutions:
+        raise RuntimeError("stage A found no IFN shift that gives the hospitalised target")
+    slopes_found = np.array([s[0] for s in solutions])
+    ages_found = np.array([s[2] for s in solutions])
+    shifts_found = np.array([s[1] for s in solutions])
+    if not ages_found.min() <= HOSPITALISED_MEAN_AGE.value <= ages_found.max():
+        raise RuntimeError(f"stage A: mean age of the hospitalised spans {ages_found.min():.1f}-"
+                           f"{ages_found.max():.1f} over slopes {list(slopes_found)}, which does "
+                           f"not bracket the target {HOSPITALISED_MEAN_AGE.value}; widen slopes")
+    order = np.argsort(ages_found)
+    slope = float(np.interp(HOSPITALISED_MEAN_AGE.value, ages_found[order], slopes_found[order]))
+    shift = float(np.interp(slope, slopes_found[np.argsort(slopes_found)],
+                            shifts_found[np.argsort(slopes_found)]))
+    shift = brentq(lambda s: stage_a(s, slope)[0] - HOSPITALISED.value,
+                   shift - 0.5, shift + 0.5, xtol=0.01)
+    severity_fit = replace(base, ifn_shift=shift, ifn_age_slope=slope)
+    log(f"stage A: ifn_shift={shift:.4f}, ifn_age_slope={slope:.4f}")
+    patients = generate(shift, slope).ok
+    intercept, hazard_slope = fit_hazard(patients, severity_fit)
+    log(f"stage B: hazard_intercept={intercept:.4f}, hazard_age_slope={hazard_slope:.4f}")
+    final = replace(severity_fit, hazard_intercept=intercept, hazard_age_slope=hazard_slope,
+                    source=f"calibration/calibrate_population.py, cohort n={n}, seed={seed}")
+    return CalibrationResult(calibration=final, cohort_size=n, seed=seed, history=history)
+
+
+def calibration_json(result: CalibrationResult, fit: dict[str, object]) -> dict[str, object]:
+    values = asdict(result.calibration)
+    source = values.pop("source")
+    return {"source": source, "values": values, "cohort_size": result.cohort_size,
+            "seed": result.seed, "fit": fit, "search": result.history}

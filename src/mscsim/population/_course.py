@@ -1,0 +1,110 @@
+"""Clinical course of each patient, derived from its simulated trajectory.
+
+Definitions (days after infection; NaN when the event does not happen):
+
+- ``symptom_onset_day``: first time the WHO level reaches 2 (symptomatic).
+- ``admission_day``: first time SpO2 < 94% or P/F < 300 (hospital admission criteria of the
+  severe definition; Wu & McGoogan 2020).
+- ``ventilation_day``: first time P/F < 100 (intubation rule of the model, WHO >= 8).
+- ``death_day``: first time the cumulative hazard reaches the patient's unit-exponential
+  threshold (linear interpolation between output times). A treatment changes a patient's
+  fate only through the hazard, because the threshold is fixed per patient.
+- ``recovery_day``: for admitted survivors, first time after the lowest P/F at which
+  SpO2 >= 94% and P/F >= 300 (off oxygen).
+- ``peak_who``: highest WHO level while alive, 10 if the patient died.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from mscsim.simulate import BatchResult
+
+COURSE_OUTPUTS = ("viral_load_log10", "il6_pg_ml", "lymphocytes_1e9_l", "pf_ratio_mmhg",
+                  "spo2_pct", "who_scale", "cum_hazard")
+LYMPHOPENIA_1E9_L = 1.0  # lymphocytes < 1.0 x1e9/L (Guan 2020 NEJM definition)
+
+
+def _first(mask: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Time of the first True along axis 1 (NaN when none)."""
+    hit = mask.any(axis=1)
+    index = mask.argmax(axis=1)
+    return np.where(hit, times[index], np.nan)
+
+
+def _at(values: np.ndarray, times: np.ndarray, when: np.ndarray) -> np.ndarray:
+    """Value of each row at its time ``when`` (a grid time or NaN)."""
+    out = np.full(len(values), np.nan)
+    ok = np.isfinite(when)
+    index = np.searchsorted(times, when[ok])
+    out[ok] = values[np.flatnonzero(ok), index]
+    return out
+
+
+def _death_day(cum_hazard: np.ndarray, times: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    crossed = cum_hazard >= threshold[:, None]
+    hit = crossed.any(axis=1)
+    j = crossed.argmax(axis=1)
+    rows = np.arange(len(threshold))
+    j_prev = np.maximum(j - 1, 0)
+    h0, h1 = cum_hazard[rows, j_prev], cum_hazard[rows, j]
+    t0, t1 = times[j_prev], times[j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(h1 > h0, (threshold - h0) / (h1 - h0), 0.0)
+    return np.where(hit, t0 + np.clip(frac, 0, 1) * (t1 - t0), np.nan)
+
+
+def clinical_course(batch: BatchResult, thresholds: np.ndarray) -> pd.DataFrame:
+    """One row per patient of ``batch`` with the events and summaries defined above.
+
+    Rows of patients whose simulation failed (``~batch.ok``) hold no information; callers
+    keep only successful rows.
+    """
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _course(batch, thresholds)
+
+
+def _course(batch: BatchResult, thresholds: np.ndarray) -> pd.DataFrame:
+    t = batch.times
+    get = batch.output
+    who, pf, spo2 = get("who_scale"), get("pf_ratio_mmhg"), get("spo2_pct")
+    vl, il6, lym = get("viral_load_log10"), get("il6_pg_ml"), get("lymphocytes_1e9_l")
+    death_day = _death_day(get("cum_hazard"), t, thresholds)
+    alive = ~(t[None, :] > np.where(np.isfinite(death_day), death_day, np.inf)[:, None])
+    onset = _first(who >= 2, t)
+    admission = _first((spo2 < 94) | (pf < 300), t)
+    ventilation = _first((pf < 100) & alive, t)
+    lowest = np.nanargmin(np.where(np.isfinite(pf), pf, np.inf), axis=1)
+    after_lowest = t[None, :] >= t[lowest][:, None]
+    recovered = (spo2 >= 94) & (pf >= 300) & after_lowest & alive
+    recovery = np.where(np.isfinite(admission) & ~np.isfinite(death_day),
+                        _first(recovered, t), np.nan)
+    peak_who = np.nanmax(np.where(alive, who, np.nan), axis=1)
+    peak_who = np.where(np.isfinite(death_day), 10.0, peak_who)
+    lym_at_admission = _at(lym, t, admission)
+    course = pd.DataFrame({
+        "symptom_onset_day": onset,
+        "admission_day": admission,
+        "ventilation_day": ventilation,
+        "recovery_day": recovery,
+        "death_day": death_day,
+        "died": np.isfinite(death_day),
+        "hospitalised": np.isfinite(admission),
+        "ventilated": np.isfinite(ventilation),
+        "peak_who": peak_who,
+        "peak_viral_load_log10": np.nanmax(vl, axis=1),
+        "peak_viral_load_day": t[np.nanargmax(np.where(np.isfinite(vl), vl, -np.inf), axis=1)],
+        "peak_il6_pg_ml": np.nanmax(il6, axis=1),
+        "min_lymphocytes_1e9_l": np.nanmin(lym, axis=1),
+        "min_pf_ratio_mmhg": np.nanmin(pf, axis=1),
+        "il6_at_admission_pg_ml": _at(il6, t, admission),
+        "lymphocytes_at_admission_1e9_l": lym_at_admission,
+        "lymphopenia_at_admission": lym_at_admission < LYMPHOPENIA_1E9_L,
+        "cum_hazard_end": get("cum_hazard")[:, -1],
+        "death_probability": 1.0 - np.exp(-get("cum_hazard")[:, -1]),
+    })
+    return course

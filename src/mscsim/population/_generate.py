@@ -1,0 +1,168 @@
+"""Generate a virtual population: sample, simulate, filter for plausibility, derive courses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from mscsim import __version__
+from mscsim._errors import InputError
+from mscsim.engine import chunk_ranges, get_engine
+from mscsim.model import load_model
+from mscsim.population._course import COURSE_OUTPUTS, clinical_course
+from mscsim.population._sampling import (
+    COVARIATE_STREAM,
+    EFFECTS_STREAM,
+    death_threshold,
+    patient_parameters,
+    random_effects,
+    rng_for,
+    sample_covariates,
+)
+from mscsim.population._tables import Calibration
+from mscsim.simulate import output_times, simulate_batch
+
+#: Jenner-style plausibility filter: a patient whose untreated course leaves these ranges is
+#: redrawn (new random effects, same covariates). Ranges are assumptions around the
+#: calibration targets: peak loads 1e4-1e10 copies/mL bracket the observed 1e8-1e9.4
+#: (Wolfel 2020); IL-6 above 1000 pg/mL is beyond the ventilated range 27-277 (Herold 2020);
+#: an immunocompetent patient who survives clears the virus within 60 days.
+PLAUSIBLE = {
+    "peak_viral_load_log10": (4.0, 10.0),
+    "peak_il6_pg_ml": (0.0, 1000.0),
+    "min_lymphocytes_1e9_l": (0.1, 10.0),
+}
+PARAMETER_COLUMNS = ("p_ifn", "k_cd8_kill", "p_il6_mac", "hazard_multiplier", "body_weight_kg")
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """How a population is generated.
+
+    Arguments:
+        days: simulated horizon after infection.
+        points_per_day: output resolution used to derive event times.
+        max_attempts: redraws allowed per patient before it is marked implausible.
+    """
+
+    days: float = 60.0
+    points_per_day: int = 4
+    max_attempts: int = 20
+
+    def __post_init__(self) -> None:
+        if self.days < 30:
+            raise InputError("days must be at least 30 to observe the clinical course",
+                             field="days")
+        if self.points_per_day < 1 or self.max_attempts < 1:
+            raise InputError("points_per_day and max_attempts must be at least 1",
+                             field="points_per_day")
+
+
+@dataclass
+class Population:
+    """A population: one row per patient, plus the manifest (seed, options, versions)."""
+
+    patients: pd.DataFrame
+    manifest: dict[str, object]
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        """Patients that simulated and passed the plausibility filter."""
+        return self.patients[self.patients.status == "ok"]
+
+
+def _plausible(course: pd.DataFrame, ok: np.ndarray, days: float) -> np.ndarray:
+    keep = ok.copy()
+    for column, (low, high) in PLAUSIBLE.items():
+        values = course[column].to_numpy()
+        keep &= (values >= low) & (values <= high)
+    return keep
+
+
+def _chunk(task: tuple[int, int, int, dict[str, float], GenerationOptions]) -> pd.DataFrame:
+    start, stop, seed, calibration_values, options = task
+    model = load_model()
+    calibration = Calibration(**calibration_values)  # type: ignore[arg-type]
+    ids = np.arange(start, stop)
+    covariates = [sample_covariates(rng_for(seed, int(i), COVARIATE_STREAM)) for i in ids]
+    thresholds = np.array([death_threshold(seed, int(i)) for i in ids])
+    times = output_times(options.days, options.points_per_day)
+    rows: list[pd.DataFrame | None] = [None] * len(ids)
+    attempts = np.zeros(len(ids), dtype=int)
+    pending = np.arange(len(ids))
+    for attempt in range(options.max_attempts):
+        if len(pending) == 0:
+            break
+        params = [patient_parameters(model, covariates[k], random_effects(
+            rng_for(seed, int(ids[k]), EFFECTS_STREAM, attempt), model), calibration)
+            for k in pending]
+        batch = simulate_batch(model, params, times=times, outputs=COURSE_OUTPUTS)
+        course = clinical_course(batch, thresholds[pending])
+        accepted = _plausible(course, batch.ok, options.days)
+        attempts[pending] = attempt + 1
+        for j, k in enumerate(pending):
+            if accepted[j] or attempt == options.max_attempts - 1:
+                row = {"patient": int(ids[k]),
+                       "status": "ok" if accepted[j] else "implausible",
+                       "attempts": int(attempts[k]), **covariates[k].as_dict(),
+                       **{c: params[j][c] for c in PARAMETER_COLUMNS},
+                       "death_threshold": thresholds[k]}
+                frame = pd.DataFrame([row])
+                rows[k] = pd.concat([frame, course.iloc[[j]].reset_index(drop=True)], axis=1)
+        pending = np.array([k for j, k in enumerate(pending) if not accepted[j]], dtype=int)
+    return pd.concat(rows, ignore_index=True)
+
+
+def generate_population(n: int, seed: int, *, options: GenerationOptions | None = None,
+                        calibration: Calibration | None = None, engine: str = "process",
+                        workers: int | None = None, chunk_size: int = 1000,
+                        progress: Callable[[int, int], None] | None = None) -> Population:
+    """Generate ``n`` virtual infected patients.
+
+    Each patient's covariates, random effects and death threshold are drawn from
+    ``SeedSequence(seed, spawn_key=(patient, stream, attempt))``, so the result is identical
+    for any engine, worker count or chunk size.
+
+    Arguments:
+        n: number of patients (infections).
+        seed: the one seed all randomness flows from.
+        progress: called with ``(patients_done, n)`` after each chunk.
+
+    Raises:
+        InputError: ``n <= 0``, a negative seed, a bad chunk size or engine.
+    """
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0:
+        raise InputError(f"n must be a positive integer, got {n!r}", field="n")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}", field="seed")
+    options = options or GenerationOptions()
+    calibration = calibration or Calibration.load()
+    values = {k: v for k, v in asdict(calibration).items()}
+    tasks = [(start, stop, int(seed), values, options)
+             for start, stop in chunk_ranges(int(n), chunk_size)]
+    pool = get_engine(engine, workers)
+    parts, done = [], 0
+    for part in pool.map(_chunk, tasks):
+        parts.append(part)
+        done += len(part)
+        if progress:
+            progress(done, int(n))
+    patients = pd.concat(parts, ignore_index=True)
+    model = load_model()
+    manifest = {
+        "kind": "mscsim.population",
+        "n": int(n),
+        "seed": int(seed),
+        "options": asdict(options),
+        "calibration": values,
+        "model": model.name,
+        "model_sha256": model.hash,
+        "mscsim_version": __version__,
+        "parameter_columns": list(PARAMETER_COLUMNS),
+        "plausible_ranges": {k: list(v) for k, v in PLAUSIBLE.items()},
+        "represents": "infections (not confirmed cases): every patient is infected at day 0",
+    }
+    return Population(patients=patients, manifest=manifest)

@@ -1,0 +1,145 @@
+"""The population's data tables (age distribution, comorbidity prevalence, covariate
+effects, body weight, calibrated values), each row with its source, read and validated."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from mscsim._errors import InputError
+
+COMORBIDITIES = ("hypertension", "diabetes", "obesity")
+COVARIATES = ("male", *COMORBIDITIES, "age_per_year_over_65")
+
+
+def _data(name: str) -> Path:
+    return Path(str(resources.files("mscsim.population") / "data" / name))
+
+
+def _rows(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"missing columns: {', '.join(missing)}", file=path, line=1)
+        rows = list(enumerate(reader, start=2))
+    for line, row in rows:
+        if not (row.get("source") or "").strip():
+            raise InputError("every row needs a source", file=path, line=line, column="source")
+    return rows
+
+
+def _number(row: dict[str, str], column: str, path: Path, line: int) -> float:
+    try:
+        value = float(row[column])
+    except (TypeError, ValueError):
+        raise InputError(f"'{row[column]}' is not a number", file=path, line=line,
+                         column=column) from None
+    if not math.isfinite(value):
+        raise InputError("value must be finite", file=path, line=line, column=column)
+    return value
+
+
+@dataclass(frozen=True)
+class AgeBand:
+    low: float
+    high: float
+    share: float
+
+
+@functools.lru_cache(maxsize=4)
+def age_bands(path: Path | None = None) -> tuple[AgeBand, ...]:
+    """Age distribution of infections: bands with population shares (summing to 1)."""
+    path = path or _data("age_distribution.csv")
+    bands = []
+    for line, row in _rows(path, ("age_low", "age_high", "share", "source")):
+        low, high = _number(row, "age_low", path, line), _number(row, "age_high", path, line)
+        share = _number(row, "share", path, line)
+        if not 0 <= low < high <= 120 or share < 0:
+            raise InputError("need 0 <= age_low < age_high <= 120 and share >= 0", file=path,
+                             line=line)
+        bands.append(AgeBand(low, high, share))
+    total = sum(b.share for b in bands)
+    if abs(total - 1) > 0.01:
+        raise InputError(f"age shares sum to {total:.3f}, not 1", file=path)
+    return tuple(AgeBand(b.low, b.high, b.share / total) for b in bands)
+
+
+@functools.lru_cache(maxsize=1)
+def comorbidity_prevalence() -> dict[str, tuple[tuple[float, float, float], ...]]:
+    """``condition -> ((age_low, age_high, prevalence), ...)``."""
+    path = _data("comorbidity_prevalence.csv")
+    table: dict[str, list[tuple[float, float, float]]] = {c: [] for c in COMORBIDITIES}
+    for line, row in _rows(path, ("condition", "age_low", "age_high", "prevalence", "source")):
+        condition = row["condition"].strip()
+        if condition not in table:
+            raise InputError(f"unknown condition '{condition}' (known: "
+                             f"{', '.join(COMORBIDITIES)})", file=path, line=line,
+                             column="condition")
+        prevalence = _number(row, "prevalence", path, line)
+        if not 0 <= prevalence <= 1:
+            raise InputError("prevalence must be in [0, 1]", file=path, line=line,
+                             column="prevalence")
+        table[condition].append((_number(row, "age_low", path, line),
+                                 _number(row, "age_high", path, line), prevalence))
+    return {c: tuple(v) for c, v in table.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def covariate_effects() -> tuple[tuple[str, str, float], ...]:
+    """``(covariate, parameter, log_effect)`` rows."""
+    path = _data("covariate_effects.csv")
+    effects = []
+    for line, row in _rows(path, ("covariate", "parameter", "log_effect", "source")):
+        covariate = row["covariate"].strip()
+        if covariate not in COVARIATES:
+            raise InputError(f"unknown covariate '{covariate}' (known: {', '.join(COVARIATES)})",
+                             file=path, line=line, column="covariate")
+        effects.append((covariate, row["parameter"].strip(),
+                        _number(row, "log_effect", path, line)))
+    return tuple(effects)
+
+
+@functools.lru_cache(maxsize=1)
+def body_weight() -> dict[tuple[bool, bool], tuple[float, float]]:
+    """``(male, obese) -> (mean_kg, sd_kg)`` for adults."""
+    path = _data("body_weight.csv")
+    table = {}
+    for line, row in _rows(path, ("sex", "obese", "mean_kg", "sd_kg", "source")):
+        key = (row["sex"].strip() == "male", row["obese"].strip() == "true")
+        table[key] = (_number(row, "mean_kg", path, line), _number(row, "sd_kg", path, line))
+    return table
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Population-level values fitted by ``calibration/calibrate_population.py``.
+
+    On the log scale, relative to the model's default parameter values:
+    ``log p_ifn = log p_ifn0 + ifn_shift + ifn_age_slope * (age - reference_age) + ...`` and
+    ``log hazard_multiplier = hazard_intercept + hazard_age_slope * (age - reference_age) + ...``.
+    """
+
+    reference_age: float
+    ifn_shift: float
+    ifn_age_slope: float
+    hazard_intercept: float
+    hazard_age_slope: float
+    source: str
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Calibration:
+        path = path or _data("calibrated.json")
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            values = raw["values"]
+            return cls(**{k: float(values[k]) for k in (
+                "reference_age", "ifn_shift", "ifn_age_slope", "hazard_intercept",
+                "hazard_age_slope")}, source=str(raw.get("source", "")))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise InputError(f"cannot read calibrated values: {err}", file=path) from None

@@ -1,0 +1,60 @@
+"""Published calibration targets for the population, each with its citation."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+LEVIN_INTERCEPT, LEVIN_SLOPE = -3.27, 0.0524
+
+
+def levin_ifr(age: float) -> float:
+    """Infection fatality ratio (a fraction) at ``age`` by the meta-regression of Levin et al.
+    2020 (Eur J Epidemiol, doi:10.1007/s10654-020-00698-1): log10 IFR(%) = -3.27 + 0.0524 age
+    (0.002% at 10 y, 0.4% at 55, 1.4% at 65, 4.6% at 75, 15% at 85)."""
+    return 10 ** (LEVIN_INTERCEPT + LEVIN_SLOPE * age) / 100.0
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    value: float
+    low: float
+    high: float
+    source: str
+
+    @property
+    def log_sd(self) -> float:
+        """Spread on the log scale implied by the interval (as if it were a 95% interval)."""
+        return math.log(self.high / self.low) / (2 * 1.96)
+
+
+HOSPITALISED = Target(
+    "hospitalised_frac", 0.029, 0.024, 0.035,
+    "Salje 2020 Science doi:10.1126/science.abc3517: 2.9% of infections hospitalised "
+    "(interval: assumption +-20%; the erratum doi:10.1126/science.abd4246 revised it to 3.6%)")
+HOSPITALISED_MEAN_AGE = Target(
+    "hospitalised_mean_age", 68.0, 64.0, 72.0,
+    "Salje 2020: mean age of hospitalised patients 68 years (interval: assumption +-4 y)")
+IFR = Target(
+    "ifr", 0.005, 0.003, 0.009,
+    "Salje 2020: IFR 0.5% (95% CrI 0.3-0.9%; the erratum revised it to 0.7%)")
+DEATHS_MEAN_AGE = Target(
+    "deaths_mean_age", 79.0, 75.0, 83.0,
+    "Salje 2020: mean age of the deceased 79 years (interval: assumption +-4 y)")
+IFR_AGES = (35, 45, 55, 65, 75, 85)
+IFR_BY_AGE = tuple(
+    Target(f"ifr_age_{a}", levin_ifr(a), levin_ifr(a) / 1.5, levin_ifr(a) * 1.5,
+           "Levin 2020 meta-regression; acceptance band: within a factor 1.5")
+    for a in IFR_AGES)
+INCUBATION_MEDIAN = Target(
+    "incubation_median_days", 5.1, 4.5, 5.8,
+    "Lauer 2020 Ann Intern Med: median incubation 5.1 days (interval 4.5-5.8: the "
+    "recalled 95% CI, not verified here)")
+PEAK_VIRAL_LOAD = Target(
+    "peak_viral_load_log10_median", 8.5, 8.0, 9.5,
+    "Wolfel 2020 Nature (max 7.1e8 copies/swab); model notes: peak 1e8-1e9.5 copies/mL")
+ADMITTED_LYMPHOPENIA = Target(
+    "admitted_lymphopenia_frac", 0.832, 0.63, 0.96,
+    "Guan 2020 NEJM: 83.2% lymphopenic at admission (range across studies 63% Huang 2020 to "
+    "96% in ICU, Pan 2022)")

@@ -1,0 +1,171 @@
+"""Virtual population: determinism, covariates, clinical course, storage, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mscsim import InputError
+from mscsim.population import (
+    GenerationOptions,
+    clinical_course,
+    generate_population,
+    read_population,
+    summarise,
+    write_population,
+)
+from mscsim.population._sampling import COVARIATE_STREAM, rng_for, sample_covariates
+from mscsim.population._tables import age_bands
+from mscsim.simulate import BatchResult
+
+SMALL = GenerationOptions(days=40, points_per_day=4)
+
+
+@pytest.fixture(scope="module")
+def small_population():
+    return generate_population(48, seed=7, options=SMALL, engine="serial", chunk_size=48)
+
+
+def test_same_seed_same_patients_whatever_engine_workers_and_chunks(small_population) -> None:
+    other = generate_population(48, seed=7, options=SMALL, engine="process", workers=2,
+                                chunk_size=11)
+    pd.testing.assert_frame_equal(small_population.patients, other.patients)
+
+
+def test_a_patient_does_not_depend_on_population_size(small_population) -> None:
+    prefix = generate_population(20, seed=7, options=SMALL, engine="serial", chunk_size=7)
+    pd.testing.assert_frame_equal(prefix.patients,
+                                  small_population.patients.iloc[:20].reset_index(drop=True))
+
+
+def test_another_seed_gives_other_patients(small_population) -> None:
+    other = generate_population(10, seed=8, options=SMALL, engine="serial")
+    assert not np.allclose(other.patients.age, small_population.patients.age[:10])
+
+
+def test_covariate_distributions_follow_their_tables() -> None:
+    draws = [sample_covariates(rng_for(11, i, COVARIATE_STREAM)) for i in range(6000)]
+    ages = np.array([d.age for d in draws])
+    for band in age_bands():
+        share = np.mean((ages >= band.low) & (ages < band.high))
+        assert share == pytest.approx(band.share, abs=4 * np.sqrt(band.share / 6000) + 0.002)
+    htn = np.array([d.hypertension for d in draws])
+    assert htn[ages >= 60].mean() > htn[(ages >= 18) & (ages < 40)].mean() + 0.3
+    weights = np.array([d.body_weight_kg for d in draws])
+    assert weights[ages >= 18].mean() == pytest.approx(75, abs=8)
+    assert weights[ages < 5].max() < 25
+
+
+def test_population_rows_are_complete_and_plausible(small_population) -> None:
+    p = small_population.patients
+    assert len(p) == 48 and list(p.patient) == list(range(48))
+    ok = small_population.ok
+    assert len(ok) == 48
+    assert ok.peak_viral_load_log10.between(4, 10).all()
+    assert (ok.death_threshold > 0).all()
+    assert (ok.died == np.isfinite(ok.death_day)).all()
+    assert (ok.peak_who[ok.died] == 10).all()
+    admitted = ok[ok.hospitalised]
+    assert (admitted.admission_day >= 0).all()
+
+
+def _batch(times, **series) -> BatchResult:
+    names = tuple(series)
+    values = np.stack([np.asarray(series[n], dtype=float) for n in names], axis=-1)
+    status = pd.DataFrame({"patient": range(values.shape[0]), "status": "ok", "message": ""})
+    return BatchResult(status=status, times=np.asarray(times, float), values=values,
+                       outputs=names, backend="test", model_hash="")
+
+
+def test_clinical_course_definitions_on_a_hand_made_course() -> None:
+    t = np.arange(0, 10.0)
+    course = clinical_course(_batch(
+        t,
+        viral_load_log10=[[0, 3, 6, 8, 7, 5, 3, 1, 0, 0]] * 2,
+        il6_pg_ml=[[2, 5, 12, 40, 80, 60, 30, 10, 5, 3]] * 2,
+        lymphocytes_1e9_l=[[1.8, 1.6, 1.2, 0.9, 0.7, 0.6, 0.8, 1.0, 1.2, 1.4]] * 2,
+        pf_ratio_mmhg=[[450, 450, 420, 320, 250, 90, 150, 280, 320, 360]] * 2,
+        spo2_pct=[[97, 97, 96, 93.5, 90, 80, 86, 92, 94.5, 95]] * 2,
+        who_scale=[[1, 1, 2, 5, 5, 8, 6, 5, 4, 2]] * 2,
+        cum_hazard=[[0, 0, 0, 0, 0.1, 0.3, 0.5, 0.6, 0.6, 0.6]] * 2,
+    ), thresholds=np.array([0.4, 5.0]))
+    dies, lives = course.iloc[0], course.iloc[1]
+    assert lives.symptom_onset_day == 2 and lives.admission_day == 3
+    assert lives.ventilation_day == 5 and lives.recovery_day == 8
+    assert not lives.died and lives.peak_who == 8
+    assert dies.died and dies.death_day == pytest.approx(5.5)
+    assert dies.peak_who == 10 and np.isnan(dies.recovery_day)
+    assert lives.lymphopenia_at_admission and lives.il6_at_admission_pg_ml == 40
+    assert lives.peak_viral_load_day == 3
+
+
+def test_write_and_read_round_trip(small_population, tmp_path) -> None:
+    folder = write_population(small_population, tmp_path / "pop")
+    again = read_population(folder)
+    pd.testing.assert_frame_equal(again.patients, small_population.patients)
+    assert again.manifest["seed"] == 7
+    assert summarise(again) == summarise(small_population)
+
+
+def test_summary_has_the_documented_keys(small_population) -> None:
+    s = summarise(small_population)
+    for key in ("n", "hospitalised_frac", "ifr", "ifr_by_age", "incubation_median_days",
+                "peak_viral_load_log10_median", "onset_to_admission_median_days",
+                "admitted_lymphopenia_frac"):
+        assert key in s
+    assert list(s["ifr_by_age"]) == ["0-9", "10-19", "20-29", "30-39", "40-49", "50-59",
+                                     "60-69", "70-79", "80+"]
+    json.dumps(s)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n": 0, "seed": 1}, "n must be a positive integer"),
+    ({"n": -5, "seed": 1}, "n must be a positive integer"),
+    ({"n": 2.5, "seed": 1}, "n must be a positive integer"),
+    ({"n": 5, "seed": -1}, "seed must be a non-negative integer"),
+    ({"n": 5, "seed": 1, "chunk_size": 0}, "chunk size"),
+    ({"n": 5, "seed": 1, "engine": "gpu"}, "unknown engine 'gpu'"),
+])
+def test_bad_generation_arguments(kwargs, message) -> None:
+    with pytest.raises(InputError, match=message):
+        generate_population(**kwargs)
+
+
+def test_writing_into_a_non_empty_folder_is_refused(small_population, tmp_path) -> None:
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "keep.txt").write_text("mine")
+    with pytest.raises(InputError, match="not empty"):
+        write_population(small_population, tmp_path / "x")
+    assert [p.name for p in (tmp_path / "x").iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("no_manifest", "manifest.json is missing"),
+    ("bad_json", "not valid JSON"),
+    ("wrong_kind", "not an mscsim population manifest"),
+    ("corrupt_parquet", "cannot read patients table"),
+    ("missing_column", "lacks columns: age"),
+    ("wrong_n", "manifest says"),
+])
+def test_malformed_population_folder(small_population, tmp_path, damage, message) -> None:
+    folder = write_population(small_population, tmp_path / "pop")
+    manifest = folder / "manifest.json"
+    if damage == "no_manifest":
+        manifest.unlink()
+    elif damage == "bad_json":
+        manifest.write_text("{")
+    elif damage == "wrong_kind":
+        manifest.write_text(json.dumps({"kind": "other"}))
+    elif damage == "corrupt_parquet":
+        (folder / "patients.parquet").write_bytes(b"not parquet")
+    elif damage == "missing_column":
+        small_population.patients.drop(columns="age").to_parquet(folder / "patients.parquet")
+    elif damage == "wrong_n":
+        data = json.loads(manifest.read_text())
+        data["n"] = 3
+        manifest.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=message):
+        read_population(folder)
