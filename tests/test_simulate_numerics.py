@@ -116,3 +116,20 @@ def test_bad_regimens_are_rejected(model: Model, pairs, message) -> None:
 def test_unknown_backend_lists_registry(model: Model) -> None:
     with pytest.raises(InputError, match="roadrunner"):
         simulate(model, days=5, backend="euler")
+
+
+def test_a_result_does_not_depend_on_engines_built_before(model: Model) -> None:
+    """Every RoadRunner instance is compiled afresh (see simulate/_roadrunner.py)."""
+    from mscsim.simulate import _simulate as implementation
+    from mscsim.simulate._roadrunner import RoadRunnerBackend
+
+    times = np.arange(21.0)
+    params = model.parameter_defaults
+    first = RoadRunnerBackend(model, model.observable_names, SolverOptions())
+    second = RoadRunnerBackend(model, model.observable_names, SolverOptions())
+    np.testing.assert_array_equal(first.run(params, Regimen.none(), times),
+                                  second.run(params, Regimen.none(), times))
+    implementation._ENGINES.clear()
+    fresh = simulate(model, days=20).table
+    simulate(model, patient=REFERENCE, days=20)
+    pd.testing.assert_frame_equal(fresh, simulate(model, days=20).table)

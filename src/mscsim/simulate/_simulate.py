@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import enum
 import functools
 from collections.abc import Mapping, Sequence
@@ -12,7 +13,7 @@ import pandas as pd
 
 from mscsim._errors import InputError, MscsimError, SimulationError
 from mscsim.model import Model, load_model
-from mscsim.simulate._backends import DEFAULT_BACKEND, get_backend
+from mscsim.simulate._backends import DEFAULT_BACKEND, Backend, get_backend
 from mscsim.simulate._options import SolverOptions
 from mscsim.simulate._regimen import Regimen
 
@@ -108,6 +109,24 @@ def _check_times(times: np.ndarray) -> np.ndarray:
     return times
 
 
+_ENGINES: collections.OrderedDict[tuple[object, ...], Backend] = collections.OrderedDict()
+_ENGINE_CACHE_SIZE = 8
+
+
+def _engine(model: Model, names: tuple[str, ...], options: SolverOptions,
+            backend: str) -> Backend:
+    """A back end for this model, reused across calls (building one compiles the model)."""
+    key = (model.hash, model.dosing, names, options, backend)
+    if key in _ENGINES:
+        _ENGINES.move_to_end(key)
+        return _ENGINES[key]
+    engine = get_backend(backend)(model, names, options)
+    _ENGINES[key] = engine
+    if len(_ENGINES) > _ENGINE_CACHE_SIZE:
+        _ENGINES.popitem(last=False)
+    return engine
+
+
 def _outputs(model: Model, outputs: Sequence[str] | None) -> tuple[str, ...]:
     names = tuple(outputs) if outputs is not None else model.observable_names
     known = set(model.compiled.rule_ids) | set(model.state_ids)
@@ -151,7 +170,7 @@ def simulate(model: Model | None = None, *, parameters: Mapping[str, float] | No
     regimen = regimen or Regimen.none()
     regimen.check_horizon(float(grid[-1]))
     names = _outputs(model, outputs)
-    engine = get_backend(backend)(model, names, options or SolverOptions())
+    engine = _engine(model, names, options or SolverOptions(), backend)
     try:
         data = engine.run(values, regimen, grid)
     except MscsimError:
@@ -201,7 +220,7 @@ def simulate_batch(model: Model | None, parameter_sets: Sequence[Mapping[str, fl
     for name in {k for s in sets for k in s}:
         if name not in known:
             model.resolve_parameters({name: 0.0}, where="parameter_sets")  # raises with hint
-    engine = get_backend(backend)(model, names, options or SolverOptions())
+    engine = _engine(model, names, options or SolverOptions(), backend)
     values = np.full((n, len(grid), len(names)), np.nan)
     statuses, messages = [], []
     for i, (overrides, regimen) in enumerate(zip(sets, per_patient, strict=True)):
