@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mscsim._io import atomic_path, write_text_atomic  # noqa: E402
-from mscsim.population import generate_population  # noqa: E402
+from mscsim.population import generate_population, summarise  # noqa: E402
 from mscsim.population._calibrate import (  # noqa: E402
     AGE_HALF_WIDTH,
     calibrate,
@@ -56,9 +56,10 @@ def statistics(ok) -> dict[str, float]:  # type: ignore[no-untyped-def]
         HOSPITALISED.name: hosp.mean(),
         HOSPITALISED_MEAN_AGE.name: age[hosp].mean(),
         IFR.name: p.mean(),
-        DEATHS_MEAN_AGE.name: np.sum(age * p) / np.sum(p),
+        DEATHS_MEAN_AGE.name: np.sum(age * p) / max(np.sum(p), 1e-300),
         INCUBATION_MEDIAN.name: np.nanmedian(ok.symptom_onset_day.to_numpy(dtype=float)),
-        PEAK_VIRAL_LOAD.name: np.median(ok.peak_viral_load_log10.to_numpy(dtype=float)),
+        # Wolfel's patients were hospitalised, so the peak-load target is checked on them
+        PEAK_VIRAL_LOAD.name: np.median(ok.peak_viral_load_log10.to_numpy(dtype=float)[hosp]),
         ADMITTED_LYMPHOPENIA.name: ok.lymphopenia_at_admission.to_numpy(dtype=bool)[hosp].mean(),
     }
     for a, target in zip(IFR_AGES, IFR_BY_AGE, strict=True):
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=4000, help="calibration cohort size")
     parser.add_argument("--seed", type=int, default=20200301)
+    parser.add_argument("--hazard-n", type=int, default=20000, help="stage-B cohort size")
     parser.add_argument("--validation-n", type=int, default=10000)
     parser.add_argument("--validation-seed", type=int, default=20200511)
     parser.add_argument("--workers", type=int, default=None)
@@ -90,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"calibrating on {args.n} infections (seed {args.seed})", flush=True)
     result = calibrate(args.n, args.seed, workers=args.workers,
                        cache_file=ROOT / "calibration" / ".stage_a_cache.json",
+                       hazard_n=args.hazard_n,
                        log=lambda s: print(s, flush=True))
     print(f"validating on {args.validation_n} infections (seed {args.validation_seed})",
           flush=True)
@@ -119,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     write_text_atomic(REPORT / "population_fit.json", json.dumps(fit, indent=2) + "\n")
     write_text_atomic(REPORT / "population_fit.md", markdown(result, fit))
     plot(ok, REPORT / "population_fit.png")
+    write_text_atomic(REPORT / "population_summary.json",
+                      json.dumps(summarise(validation), indent=2) + "\n")
     print(f"done in {time.time() - start:.0f} s", flush=True)
     return 0
 
@@ -134,7 +139,7 @@ def markdown(result, fit: dict) -> str:  # type: ignore[no-untyped-def]
         "",
         "Written by `calibration/calibrate_population.py`; do not edit by hand.",
         "",
-        f"Calibration cohort: {result.cohort_size} infections, seed {result.seed}. "
+        f"Calibration cohorts: {result.calibration.source}. "
         f"Validation cohort: {fit['validation_n']} infections, seed {fit['validation_seed']} "
         f"({fit['validation_plausible']} plausible). Intervals: 95% bootstrap over patients. "
         f"IFR and mean age of deaths use each patient's death probability.",

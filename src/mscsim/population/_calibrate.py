@@ -57,13 +57,24 @@ def hospitalisation(pop: Population) -> tuple[float, float]:
     return float(hospitalised.mean()), float(ok.age[hospitalised].mean())
 
 
+def _base_hazard(patients: pd.DataFrame, base: Calibration) -> np.ndarray:
+    """Each patient's cumulative hazard with the age terms of ``base`` removed."""
+    offset = patients.age.to_numpy() - base.reference_age
+    return patients.cum_hazard_end.to_numpy() * np.exp(
+        -(base.hazard_intercept + base.hazard_age_slope * offset))
+
+
 def death_probability(patients: pd.DataFrame, base: Calibration, intercept: float,
                       slope: float) -> np.ndarray:
     """Each patient's death probability if the hazard values were ``(intercept, slope)``;
     ``patients`` were simulated with ``base``."""
     offset = patients.age.to_numpy() - base.reference_age
-    factor = np.exp(intercept - base.hazard_intercept + (slope - base.hazard_age_slope) * offset)
-    return 1.0 - np.exp(-patients.cum_hazard_end.to_numpy() * factor)
+    log_factor = np.clip(intercept + slope * offset, -700.0, 700.0)
+    return -np.expm1(-_base_hazard(patients, base) * np.exp(log_factor))
+
+
+def _log(x: float) -> float:
+    return math.log(max(x, 1e-300))  # an age band with no deaths is far off, not an error
 
 
 def ifr_by_age(patients: pd.DataFrame, p_death: np.ndarray) -> dict[int, float]:
@@ -76,13 +87,35 @@ def levin_band_mean(age: float) -> float:
     return float(np.mean([levin_ifr(a) for a in grid]))
 
 
-def _log(x: float) -> float:
-    return math.log(max(x, 1e-300))  # an age band with no deaths is far off, not an error
+def _band_log_multipliers(patients: pd.DataFrame, base: Calibration,
+                          targets: dict[int, float]) -> dict[int, float]:
+    """For each age band, the log hazard multiplier that reproduces the band's target IFR."""
+    lam = _base_hazard(patients, base)
+    ages = patients.age.to_numpy()
+    found = {}
+    for age, target in targets.items():
+        band = lam[np.abs(ages - age) < AGE_HALF_WIDTH]
+
+        def gap(x: float, band: np.ndarray = band, target: float = target) -> float:
+            return float(np.mean(-np.expm1(-band * math.exp(x)))) - target
+        if len(band) and gap(-30.0) < 0 < gap(30.0):
+            found[age] = float(brentq(gap, -30.0, 30.0, xtol=1e-6))
+    return found
 
 
 def fit_hazard(patients: pd.DataFrame, base: Calibration) -> tuple[float, float]:
-    """Stage B: hazard intercept and age slope by weighted least squares on log IFR."""
+    """Stage B: hazard intercept and age slope by weighted least squares on log IFR.
+
+    Started from a straight line through the per-band multipliers that reproduce each
+    Levin band exactly, then refined (bounded) against all targets together.
+    """
     ages_target = {a: levin_band_mean(a) for a in IFR_AGES}
+    bands = _band_log_multipliers(patients, base, ages_target)
+    if len(bands) >= 2:
+        slope0, intercept0 = np.polyfit([a - base.reference_age for a in bands],
+                                        list(bands.values()), 1)
+    else:
+        intercept0, slope0 = base.hazard_intercept, base.hazard_age_slope
 
     def loss(x: np.ndarray) -> float:
         p = death_probability(patients, base, float(x[0]), float(x[1]))
@@ -92,17 +125,19 @@ def fit_hazard(patients: pd.DataFrame, base: Calibration) -> tuple[float, float]
         terms.append(((_log(float(p.mean())) - math.log(IFR.value)) / IFR.log_sd) ** 2)
         return float(sum(terms))
 
-    start = np.array([base.hazard_intercept, base.hazard_age_slope])
-    best = minimize(loss, start, method="Nelder-Mead",
-                    options={"xatol": 1e-4, "fatol": 1e-6, "maxiter": 2000})
+    best = minimize(loss, np.array([intercept0, slope0]), method="Nelder-Mead",
+                    bounds=[(-20.0, 20.0), (-0.3, 0.3)],
+                    options={"xatol": 1e-5, "fatol": 1e-8, "maxiter": 4000})
     return float(best.x[0]), float(best.x[1])
 
 
 def calibrate(n: int = 4000, seed: int = 20200301, *, slopes: tuple[float, ...] = (
-        -0.04, -0.03, -0.015), workers: int | None = None,
+        -0.09, -0.07, -0.05, -0.035), workers: int | None = None,
         options: GenerationOptions | None = None, cache_file: Path | None = None,
+        hazard_n: int = 20000,
         log: Callable[[str], None] = print) -> CalibrationResult:
-    """Run stages A and B on a cohort of ``n`` infections; return the calibrated values.
+    """Run stage A on a cohort of ``n`` infections and stage B on ``hazard_n`` (deaths at
+    ages 35-55 are rare, so the IFR-by-age fit needs the larger cohort); return the values.
 
     Stage-A evaluations (hospitalised fraction and mean age at a shift and slope) are kept in
     ``cache_file`` (JSON) when given, so an interrupted calibration resumes without redoing
@@ -116,9 +151,9 @@ def calibrate(n: int = 4000, seed: int = 20200301, *, slopes: tuple[float, ...] 
     if cache_file is not None and cache_file.exists():
         cache = json.loads(cache_file.read_text(encoding="utf-8"))
 
-    def generate(shift: float, slope: float) -> Population:
+    def generate(shift: float, slope: float, size: int = n) -> Population:
         calibration = replace(base, ifn_shift=shift, ifn_age_slope=slope)
-        return generate_population(n, seed, options=options, calibration=calibration,
+        return generate_population(size, seed, options=options, calibration=calibration,
                                    workers=workers)
 
     def stage_a(shift: float, slope: float) -> tuple[float, float]:
@@ -162,11 +197,12 @@ def calibrate(n: int = 4000, seed: int = 20200301, *, slopes: tuple[float, ...] 
                    shift - 0.5, shift + 0.5, xtol=0.01)
     severity_fit = replace(base, ifn_shift=shift, ifn_age_slope=slope)
     log(f"stage A: ifn_shift={shift:.4f}, ifn_age_slope={slope:.4f}")
-    patients = generate(shift, slope).ok
+    patients = generate(shift, slope, hazard_n).ok
     intercept, hazard_slope = fit_hazard(patients, severity_fit)
     log(f"stage B: hazard_intercept={intercept:.4f}, hazard_age_slope={hazard_slope:.4f}")
     final = replace(severity_fit, hazard_intercept=intercept, hazard_age_slope=hazard_slope,
-                    source=f"calibration/calibrate_population.py, cohort n={n}, seed={seed}")
+                    source=f"calibration/calibrate_population.py, cohorts n={n} (severity) and "
+                           f"{hazard_n} (hazard), seed={seed}")
     return CalibrationResult(calibration=final, cohort_size=n, seed=seed, history=history)
 
 

@@ -74,11 +74,12 @@ class Population:
         return self.patients[self.patients.status == "ok"]
 
 
-def _plausible(course: pd.DataFrame, ok: np.ndarray, days: float) -> np.ndarray:
+def _plausible_rows(course: list[dict[str, object]], ok: np.ndarray) -> np.ndarray:
     keep = ok.copy()
-    for column, (low, high) in PLAUSIBLE.items():
-        values = course[column].to_numpy()
-        keep &= (values >= low) & (values <= high)
+    for j, row in enumerate(course):
+        for column, (low, high) in PLAUSIBLE.items():
+            value = float(row[column])  # type: ignore[arg-type]
+            keep[j] &= bool(low <= value <= high)
     return keep
 
 
@@ -90,7 +91,7 @@ def _chunk(task: tuple[int, int, int, dict[str, float], GenerationOptions]) -> p
     covariates = [sample_covariates(rng_for(seed, int(i), COVARIATE_STREAM)) for i in ids]
     thresholds = np.array([death_threshold(seed, int(i)) for i in ids])
     times = output_times(options.days, options.points_per_day)
-    rows: list[pd.DataFrame | None] = [None] * len(ids)
+    rows: list[dict[str, object]] = [{} for _ in ids]
     attempts = np.zeros(len(ids), dtype=int)
     pending = np.arange(len(ids))
     for attempt in range(options.max_attempts):
@@ -100,20 +101,20 @@ def _chunk(task: tuple[int, int, int, dict[str, float], GenerationOptions]) -> p
             rng_for(seed, int(ids[k]), EFFECTS_STREAM, attempt), model), calibration)
             for k in pending]
         batch = simulate_batch(model, params, times=times, outputs=COURSE_OUTPUTS)
-        course = clinical_course(batch, thresholds[pending])
-        accepted = _plausible(course, batch.ok, options.days)
+        course: list[dict[str, object]] = [
+            {str(k): v for k, v in row.items()}
+            for row in clinical_course(batch, thresholds[pending]).to_dict("records")]
+        accepted = _plausible_rows(course, batch.ok)
         attempts[pending] = attempt + 1
         for j, k in enumerate(pending):
             if accepted[j] or attempt == options.max_attempts - 1:
-                row = {"patient": int(ids[k]),
-                       "status": "ok" if accepted[j] else "implausible",
-                       "attempts": int(attempts[k]), **covariates[k].as_dict(),
-                       **{c: params[j][c] for c in PARAMETER_COLUMNS},
-                       "death_threshold": thresholds[k]}
-                frame = pd.DataFrame([row])
-                rows[k] = pd.concat([frame, course.iloc[[j]].reset_index(drop=True)], axis=1)
+                rows[k] = {"patient": int(ids[k]),
+                           "status": "ok" if accepted[j] else "implausible",
+                           "attempts": int(attempts[k]), **covariates[k].as_dict(),
+                           **{c: params[j][c] for c in PARAMETER_COLUMNS},
+                           "death_threshold": float(thresholds[k]), **course[j]}
         pending = np.array([k for j, k in enumerate(pending) if not accepted[j]], dtype=int)
-    return pd.concat(rows, ignore_index=True)
+    return pd.DataFrame(rows)
 
 
 def generate_population(n: int, seed: int, *, options: GenerationOptions | None = None,

@@ -53,7 +53,8 @@ INCUBATION_MEDIAN = Target(
     "recalled 95% CI, not verified here)")
 PEAK_VIRAL_LOAD = Target(
     "peak_viral_load_log10_median", 8.5, 8.0, 9.5,
-    "Wolfel 2020 Nature (max 7.1e8 copies/swab); model notes: peak 1e8-1e9.5 copies/mL")
+    "Wolfel 2020 Nature (max 7.1e8 copies/swab); model notes: peak 1e8-1e9.5 copies/mL; "
+    "compared on hospitalised patients, as Wolfel's were")
 ADMITTED_LYMPHOPENIA = Target(
     "admitted_lymphopenia_frac", 0.832, 0.63, 0.96,
     "Guan 2020 NEJM: 83.2% lymphopenic at admission (range across studies 63% Huang 2020 to "
