@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,3 +37,45 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def check_output_folder(folder: str | Path, *, overwrite: bool = False) -> Path:
+    """Check that ``folder`` can be written (before long work starts).
+
+    Raises:
+        InputError: it is a file, or a folder that is not empty and ``overwrite`` is False.
+    """
+    from mscsim._errors import InputError
+
+    target = Path(folder)
+    if target.exists() and not target.is_dir():
+        raise InputError("output path exists and is not a folder", file=target)
+    if target.exists() and any(target.iterdir()) and not overwrite:
+        raise InputError("output folder exists and is not empty", file=target,
+                         hint="choose a new folder or pass --overwrite")
+    return target
+
+
+@contextlib.contextmanager
+def atomic_folder(folder: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``folder``; on success it replaces ``folder``.
+
+    If the body raises, the temporary folder is removed and ``folder`` is untouched.
+
+    Raises:
+        InputError: ``folder`` exists and is not empty, unless ``overwrite``.
+    """
+    target = check_output_folder(folder, overwrite=overwrite)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)

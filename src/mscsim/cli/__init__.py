@@ -12,7 +12,7 @@ import sys
 import typer
 
 from mscsim._errors import MscsimError
-from mscsim.cli import _evidence, _model, _population, _simulate
+from mscsim.cli import _evidence, _model, _population, _simulate, _trial
 
 app = typer.Typer(
     name="mscsim",
@@ -26,6 +26,8 @@ app.command("simulate")(_simulate.simulate)
 app.command("flagship")(_simulate.flagship)
 app.add_typer(_population.app, name="population")
 app.add_typer(_evidence.app, name="evidence")
+app.add_typer(_trial.app, name="trial")
+app.command("report")(_trial.report)
 
 EXIT_INPUT_ERROR = 2
 

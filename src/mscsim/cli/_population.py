@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import typer
 
+from mscsim._io import check_output_folder
+from mscsim.cli._progress import progress_printer
 from mscsim.engine import DEFAULT_ENGINE
 
 app = typer.Typer(help="Virtual patients: generate a population of infections, summarise it.",
@@ -16,15 +17,8 @@ app = typer.Typer(help="Virtual patients: generate a population of infections, s
 
 
 def _progress(quiet: bool) -> Callable[[int, int], None] | None:
-    if quiet or not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        sys.stderr.write(f"\r  {done}/{total} patients")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-    return show
+    show = progress_printer(quiet)
+    return None if show is None else (lambda done, total: show("patients", done, total))
 
 
 @app.command("generate")
@@ -42,11 +36,7 @@ def generate(
     """Generate N infected patients: covariates, parameters and clinical course."""
     from mscsim.population import GenerationOptions, generate_population, write_population
 
-    if output.exists() and any(output.iterdir()) and not overwrite:
-        from mscsim._errors import InputError
-
-        raise InputError("output folder exists and is not empty", file=output,
-                         hint="choose a new folder or pass --overwrite")
+    check_output_folder(output, overwrite=overwrite)
     population = generate_population(n, seed, options=GenerationOptions(days=days),
                                      engine=engine, workers=workers, chunk_size=chunk_size,
                                      progress=_progress(quiet))

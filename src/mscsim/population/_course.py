@@ -44,7 +44,9 @@ def _at(values: np.ndarray, times: np.ndarray, when: np.ndarray) -> np.ndarray:
     return out
 
 
-def _death_day(cum_hazard: np.ndarray, times: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+def death_time(cum_hazard: np.ndarray, times: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """First time each row's cumulative hazard reaches its threshold (linear interpolation
+    between output times; NaN when it never does)."""
     crossed = cum_hazard >= threshold[:, None]
     hit = crossed.any(axis=1)
     j = crossed.argmax(axis=1)
@@ -73,7 +75,7 @@ def _course(batch: BatchResult, thresholds: np.ndarray) -> pd.DataFrame:
     get = batch.output
     who, pf, spo2 = get("who_scale"), get("pf_ratio_mmhg"), get("spo2_pct")
     vl, il6, lym = get("viral_load_log10"), get("il6_pg_ml"), get("lymphocytes_1e9_l")
-    death_day = _death_day(get("cum_hazard"), t, thresholds)
+    death_day = death_time(get("cum_hazard"), t, thresholds)
     alive = ~(t[None, :] > np.where(np.isfinite(death_day), death_day, np.inf)[:, None])
     onset = _first(who >= 2, t)
     admission = _first((spo2 < 94) | (pf < 300), t)

@@ -7,13 +7,12 @@ interrupted write leaves nothing that looks like a population.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from mscsim._errors import InputError
+from mscsim._io import atomic_folder
 from mscsim.population._generate import Population
 
 PATIENTS_FILE, MANIFEST_FILE = "patients.parquet", "manifest.json"
@@ -28,23 +27,11 @@ def write_population(population: Population, folder: str | Path, *,
     Raises:
         InputError: ``folder`` exists and is not empty (unless ``overwrite``).
     """
-    folder = Path(folder)
-    if folder.exists() and any(folder.iterdir()) and not overwrite:
-        raise InputError("output folder exists and is not empty", file=folder,
-                         hint="choose a new folder or pass --overwrite")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder, overwrite=overwrite) as tmp:
         population.patients.to_parquet(tmp / PATIENTS_FILE, index=False)
         (tmp / MANIFEST_FILE).write_text(json.dumps(population.manifest, indent=2),
                                          encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return folder
+    return Path(folder)
 
 
 def read_population(folder: str | Path) -> Population:

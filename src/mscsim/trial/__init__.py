@@ -6,6 +6,12 @@ Batch functions (``*_batch``) analyse many replicate trials at once and are the 
 of their scalar counterparts. Degenerate data give a defined result and a
 :class:`StatisticsWarning`; invalid input raises :class:`mscsim.InputError`.
 See ``docs/trial_statistics.md`` for definitions, defaults versus R, and tolerances.
+
+The trial runner (issue #4; ``docs/trials.md``) builds on them: TOML specs validated by
+pydantic (:func:`load_spec`), screening and randomisation of a virtual population,
+potential outcomes under each arm (:func:`run_trial`, :func:`build_pool`), an endpoint
+analyser registry (:data:`ANALYSERS`), replicated trials (:func:`power_analysis`) and an
+HTML report (:func:`trial_report`).
 """
 
 from mscsim.trial._stats.binary import (
@@ -53,4 +59,43 @@ __all__ = [
     "logrank_test", "logrank_test_batch", "odds_ratio", "odds_ratio_batch",
     "proportional_odds", "risk_difference", "risk_difference_batch", "risk_ratio",
     "risk_ratio_batch", "wilcoxon_rank_sum", "wilcoxon_rank_sum_batch",
+]
+
+# ---------------------------------------------------------------- the trial runner (issue #4)
+from mscsim.trial._analysis import (  # noqa: E402
+    ANALYSERS,
+    Analyser,
+    AnalysisOptions,
+    BatchEstimates,
+    analyse,
+    analyse_batch,
+    register_analyser,
+)
+from mscsim.trial._endpoints import ENDPOINTS, Endpoint, get_endpoint  # noqa: E402
+from mscsim.trial._enrol import Cohort, allocate, screen  # noqa: E402
+from mscsim.trial._power import (  # noqa: E402
+    Pool,
+    PowerResult,
+    build_pool,
+    power_analysis,
+    sample_size_search,
+)
+from mscsim.trial._report import trial_report  # noqa: E402
+from mscsim.trial._run import TrialResult, analyse_endpoints, run_trial, write_trial  # noqa: E402
+from mscsim.trial._simulate import NULL_POTENCY  # noqa: E402
+from mscsim.trial._spec import (  # noqa: E402
+    TrialSpec,
+    endpoint_names,
+    load_spec,
+    spec_from_dict,
+    spec_json_schema,
+)
+
+__all__ += [
+    "ANALYSERS", "ENDPOINTS", "NULL_POTENCY", "Analyser", "AnalysisOptions", "BatchEstimates",
+    "Cohort", "Endpoint", "Pool", "PowerResult", "TrialResult", "TrialSpec", "allocate",
+    "analyse", "analyse_batch", "analyse_endpoints", "build_pool", "endpoint_names",
+    "get_endpoint", "load_spec", "power_analysis", "register_analyser", "run_trial",
+    "sample_size_search", "screen", "spec_from_dict", "spec_json_schema", "trial_report",
+    "write_trial",
 ]

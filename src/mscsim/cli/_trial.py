@@ -1,0 +1,97 @@
+"""``mscsim trial ...`` and ``mscsim report``: run virtual trials, replicate them, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mscsim.cli._progress import progress_printer
+from mscsim.engine import DEFAULT_ENGINE
+
+app = typer.Typer(help="Virtual trials: run one, replicate it (power), export the spec schema.",
+                  no_args_is_help=True)
+
+
+@app.command("run")
+def run(
+    spec_file: Path = typer.Argument(..., metavar="SPEC", help="trial spec (TOML)"),
+    output: Path = typer.Option(..., "-o", "--output", help="trial folder to write"),
+    seed: int | None = typer.Option(None, "--seed", help="override the spec's trial seed"),
+    engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help="serial or process"),
+    workers: int | None = typer.Option(None, "--workers", help="worker processes"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing folder"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress output"),
+) -> None:
+    """Simulate one trial: patients.parquet, trajectories.parquet, summary.json."""
+    from mscsim._io import check_output_folder
+    from mscsim.trial import load_spec, run_trial, write_trial
+
+    spec = load_spec(spec_file)
+    check_output_folder(output, overwrite=overwrite)
+    result = run_trial(spec, seed, engine=engine, workers=workers, progress=progress_printer(quiet))
+    write_trial(result, output, overwrite=overwrite)
+    if not quiet:
+        typer.echo(f"wrote {output} ({len(result.patients)} patients randomised)", err=True)
+
+
+@app.command("power")
+def power(
+    spec_file: Path = typer.Argument(..., metavar="SPEC", help="trial spec (TOML)"),
+    replicates: int = typer.Option(1000, "--replicates", help="independent trials"),
+    output: Path = typer.Option(..., "-o", "--output", help="folder for power.json"),
+    target_power: float | None = typer.Option(None, "--target-power",
+                                              help="also search the sample size for this"),
+    method: str = typer.Option("pool", "--method", help="pool (potential outcomes) or "
+                               "resimulate (slow check)"),
+    seed: int | None = typer.Option(None, "--seed", help="override the spec's trial seed"),
+    engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help="serial or process"),
+    workers: int | None = typer.Option(None, "--workers", help="worker processes"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress output"),
+) -> None:
+    """Replicate the trial: power, type I error, effect distribution, sample size."""
+    from mscsim._errors import InputError
+    from mscsim.trial import load_spec, power_analysis
+    from mscsim.trial._power import write_power
+
+    spec = load_spec(spec_file)
+    if seed is not None:
+        if seed < 0:
+            raise InputError(f"seed must be non-negative, got {seed}", field="seed")
+        spec = spec.model_copy(update={"seed": seed})
+    if output.exists() and not output.is_dir():
+        raise InputError("output path exists and is not a folder", file=output)
+    result = power_analysis(spec, replicates, target_power=target_power, method=method,
+                            engine=engine, workers=workers, progress=progress_printer(quiet))
+    write_power(result, output)
+    if not quiet:
+        d = result.to_dict()
+        typer.echo(f"power {d['power']:.3f}, type I error {d['type_i_error']:.3f} "
+                   f"({replicates} replicates); wrote {output / 'power.json'}", err=True)
+
+
+@app.command("schema")
+def schema(
+    output: Path | None = typer.Option(None, "-o", "--output", help="file (default: stdout)"),
+) -> None:
+    """Print or write the JSON schema of trial specs."""
+    from mscsim._io import write_text_atomic
+    from mscsim.trial._spec import spec_json_schema_text
+
+    text = spec_json_schema_text()
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        write_text_atomic(output, text)
+
+
+def report(
+    folder: Path = typer.Argument(..., metavar="DIR", help="trial folder"),
+    output: Path | None = typer.Option(None, "-o", "--output",
+                                       help="HTML file (default: DIR/report.html)"),
+) -> None:
+    """Write an HTML report of a trial folder (run and/or power output)."""
+    from mscsim.trial import trial_report
+
+    path = trial_report(folder, output)
+    typer.echo(f"wrote {path}", err=True)

@@ -1,0 +1,407 @@
+"""Replicated trials: power, type I error, effect distribution, sample-size search.
+
+**Potential-outcomes pool.** Every eligible patient of the screened cohort is simulated once
+per arm (the untreated course comes free with screening). Replicate ``r`` samples ``N``
+patients from the pool without replacement, randomises them with its own generator
+(``SeedSequence(spec.seed, spawn_key=(REPLICATE_STREAM, r))``) and reads each patient's
+outcome under the assigned arm. This equals re-simulating the same patients in their
+assigned arm (tested), at the cost of one simulation per patient and arm instead of one
+per patient and replicate. Replicates are draws from the *pool*, a finite sample of the
+super-population; they behave as independent trials from the super-population when the
+pool is much larger than the trial (``pool >= 10 N`` is flagged as valid): then two
+replicates share few patients and the pool's own sampling error is small next to the
+trial's.
+
+**Type I error.** The same design with MSC potency zero: both arms then have the control
+potential outcomes (the null model's MSC arm equals placebo; tested), so the null
+replicates reuse the untreated pool.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mscsim._errors import InputError
+from mscsim.population import Population
+from mscsim.trial._analysis import ANALYSERS, BatchEstimates, analyse_batch
+from mscsim.trial._endpoints import get_endpoint
+from mscsim.trial._enrol import (
+    REPLICATE_STREAM,
+    Cohort,
+    doses_for,
+    draw_trial,
+    load_cohort_population,
+    rng,
+    screen,
+)
+from mscsim.trial._run import _clean, options_of
+from mscsim.trial._simulate import simulate_arm
+from mscsim.trial._spec import TrialSpec
+
+POOL_RATIO_VALID = 10.0
+PILOT_PATTERN = "all_treated_recover_and_a_control_dies"
+
+
+@dataclass
+class Pool:
+    """Potential outcomes of every eligible patient under each arm."""
+
+    cohort: Cohort | None
+    control: pd.DataFrame
+    treated: pd.DataFrame
+
+    @property
+    def size(self) -> int:
+        return len(self.control)
+
+
+def build_pool(spec: TrialSpec, *, population: Population | None = None,
+               cohort: Cohort | None = None, engine: str = "process",
+               workers: int | None = None,
+               progress: Callable[[str, int, int], None] | None = None) -> Pool:
+    """Screen the cohort and simulate every eligible patient under the MSC arm."""
+    def stage(name: str) -> Callable[[int, int], None] | None:
+        return None if progress is None else (lambda d, t: progress(name, d, t))
+
+    if cohort is None:
+        if population is None:
+            population = load_cohort_population(spec, engine=engine, workers=workers,
+                                                progress=stage("population"))
+        cohort = screen(spec, population, engine=engine, workers=workers,
+                        progress=stage("screening"))
+    el = cohort.eligible
+    treated = simulate_arm(cohort.parameters(), el.death_threshold.to_numpy(float),
+                           el.enrol_day.to_numpy(float), doses_for(spec, el, spec.treated.name),
+                           follow_up=spec.follow_up_days, engine=engine, workers=workers,
+                           progress=stage("MSC arm"))
+    return Pool(cohort=cohort, control=cohort.control.values, treated=treated.values)
+
+
+def draws(spec: TrialSpec, pool_size: int, replicates: int,
+          n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Pool indices and arms of every replicate: two ``(replicates, n)`` arrays."""
+    pairs = [draw_trial(pool_size, spec, rng(spec.seed, REPLICATE_STREAM, r), n)
+             for r in range(replicates)]
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+def replicate_data(spec: TrialSpec, control: pd.DataFrame, treated: pd.DataFrame,
+                   endpoint: str, idx: np.ndarray, arm: np.ndarray) -> dict[str, np.ndarray]:
+    """Endpoint data of replicate trials: each patient's outcome under the assigned arm."""
+    ep = get_endpoint(endpoint)
+    c = ep.data(control, spec.follow_up_days)
+    t = ep.data(treated, spec.follow_up_days)
+    return {k: np.where(arm == 1, t[k][idx], c[k][idx]) for k in c}
+
+
+def pilot_pattern(spec: TrialSpec, control: pd.DataFrame, treated: pd.DataFrame,
+                  idx: np.ndarray, arm: np.ndarray, *, survival_only: bool = False
+                  ) -> np.ndarray:
+    """Per replicate: every MSC patient recovered (improved and alive at the end of
+    follow-up; with ``survival_only``, merely alive) and at least one control patient
+    died."""
+    def cols(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        died = np.isfinite(frame.death_time.to_numpy(float))
+        if survival_only:
+            return ~died, died
+        return np.isfinite(frame.improve_time.to_numpy(float)) & ~died, died
+    rec_c, died_c = cols(control)
+    rec_t, died_t = cols(treated)
+    recovered = np.where(arm == 1, rec_t[idx], rec_c[idx])
+    died = np.where(arm == 1, died_t[idx], died_c[idx])
+    return np.all(recovered | (arm == 0), axis=1) & np.any(died & (arm == 0), axis=1)
+
+
+def _summary(est: BatchEstimates, alpha: float) -> dict[str, Any]:
+    p = est.p_value
+    sig = p < alpha
+    finite = est.estimate[np.isfinite(est.estimate)]
+    q = np.quantile(finite, [0.025, 0.5, 0.975]) if finite.size else [np.nan] * 3
+    return {"rejections": int(sig.sum()), "rate": float(sig.mean()),
+            "mc_se": float(np.sqrt(sig.mean() * (1 - sig.mean()) / len(p))),
+            "effect_q025": float(q[0]), "effect_median": float(q[1]),
+            "effect_q975": float(q[2]), "finite_estimates": int(finite.size)}
+
+
+@dataclass
+class PowerResult:
+    """Outcome of a replicated-trial analysis (see :func:`power_analysis`)."""
+
+    spec: TrialSpec
+    replicates: int
+    method: str
+    pool_size: int
+    effect: BatchEstimates
+    null: BatchEstimates
+    pilot_with_effect: np.ndarray
+    pilot_without_effect: np.ndarray
+    survival_pattern: tuple[float, float] = (float("nan"), float("nan"))
+    search: dict[str, Any] = field(default_factory=dict)
+    flow: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        alpha = self.spec.analysis.alpha
+        eff, nul = _summary(self.effect, alpha), _summary(self.null, alpha)
+        ep = get_endpoint(self.spec.endpoints.primary)
+        favours = (self.effect.estimate < ANALYSERS[ep.kind].null) if ep.favours_msc == \
+            "below" else (self.effect.estimate > ANALYSERS[ep.kind].null)
+        n = self.spec.sample_size
+        return _clean({
+            "kind": "mscsim.trial.power",
+            "trial": self.spec.trial.name,
+            "replicates": self.replicates,
+            "method": self.method,
+            "primary_endpoint": ep.name,
+            "measure": ANALYSERS[ep.kind].measure,
+            "sample_size": n,
+            "alpha": alpha,
+            "power": eff["rate"],
+            "power_mc_se": eff["mc_se"],
+            "power_favouring_msc": float(((self.effect.p_value < alpha) & favours).mean()),
+            "type_i_error": nul["rate"],
+            "type_i_error_mc_se": nul["mc_se"],
+            "effect_median": eff["effect_median"],
+            "effect_q025": eff["effect_q025"],
+            "effect_q975": eff["effect_q975"],
+            "null_effect_median": nul["effect_median"],
+            "finite_estimates": eff["finite_estimates"],
+            "pool_size": self.pool_size,
+            "pool_ratio": self.pool_size / n,
+            "pool_valid": self.pool_size >= POOL_RATIO_VALID * n,
+            "pilot_pattern": {
+                "definition": "every MSC patient recovered (WHO >= 2 points better or "
+                              "discharged, and alive at the end of follow-up) and at least "
+                              "one control patient died",
+                "with_msc_effect": float(self.pilot_with_effect.mean()),
+                "without_msc_effect": float(self.pilot_without_effect.mean()),
+                "survival_only": {
+                    "definition": "every MSC patient alive at the end of follow-up and at "
+                                  "least one control patient died",
+                    "with_msc_effect": self.survival_pattern[0],
+                    "without_msc_effect": self.survival_pattern[1]},
+            },
+            "sample_size_search": self.search,
+            "flow": self.flow,
+            "timings_s": self.timings,
+        })
+
+    def replicate_table(self) -> pd.DataFrame:
+        return pd.DataFrame({
+            "replicate": np.arange(self.replicates),
+            **{f"{k}": getattr(self.effect, k) for k in ("estimate", "ci_low", "ci_high",
+                                                          "p_value")},
+            **{f"null_{k}": getattr(self.null, k) for k in ("estimate", "ci_low", "ci_high",
+                                                             "p_value")},
+            "pilot_with_effect": self.pilot_with_effect,
+            "pilot_without_effect": self.pilot_without_effect})
+
+
+def _resimulate(spec: TrialSpec, cohort: Cohort, idx: np.ndarray, arm: np.ndarray,
+                null: bool, engine: str, workers: int | None) -> tuple[pd.DataFrame,
+                                                                      pd.DataFrame]:
+    """Simulate each sampled patient afresh in its assigned arm; return per-arm frames laid
+    out so that :func:`replicate_data` with ``idx = arange`` reads them."""
+    flat_idx, flat_arm = idx.reshape(-1), arm.reshape(-1)
+    el = cohort.eligible.iloc[flat_idx].reset_index(drop=True)
+    doses = doses_for(spec, el, spec.treated.name)
+    doses = [d if a == 1 else [] for d, a in zip(doses, flat_arm, strict=True)]
+    out = simulate_arm(el[list(cohort.parameters().columns)],
+                       el.death_threshold.to_numpy(float), el.enrol_day.to_numpy(float), doses,
+                       follow_up=spec.follow_up_days, null=null, engine=engine, workers=workers)
+    return out.values, out.values
+
+
+def power_analysis(spec: TrialSpec, replicates: int, *, target_power: float | None = None,
+                   pool: Pool | None = None, population: Population | None = None,
+                   method: str = "pool", engine: str = "process", workers: int | None = None,
+                   max_n: int | None = None,
+                   progress: Callable[[str, int, int], None] | None = None) -> PowerResult:
+    """Power, type I error and effect distribution of ``spec``'s primary endpoint.
+
+    Arguments:
+        replicates: independent trials.
+        target_power: also search the smallest total sample size reaching it (pool method).
+        method: ``"pool"`` (potential outcomes, default) or ``"resimulate"`` (every
+            replicate's patients simulated afresh in their assigned arm; slow, for checks).
+        max_n: upper limit of the sample-size search (default: the pool size).
+
+    Raises:
+        InputError: bad replicates/target, unknown method, no eligible patients, sample size
+            above the eligible pool.
+    """
+    import time
+
+    if isinstance(replicates, bool) or replicates < 1:
+        raise InputError(f"replicates must be at least 1, got {replicates}",
+                         field="replicates")
+    if target_power is not None and not 0 < target_power < 1:
+        raise InputError(f"target power must be in (0, 1), got {target_power}",
+                         field="target_power")
+    if method not in ("pool", "resimulate"):
+        raise InputError(f"unknown method '{method}' (pool or resimulate)", field="method")
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    if pool is None:
+        if method == "pool":
+            pool = build_pool(spec, population=population, engine=engine, workers=workers,
+                              progress=progress)
+        else:
+            population = population or load_cohort_population(spec, engine=engine,
+                                                              workers=workers)
+            cohort = screen(spec, population, engine=engine, workers=workers)
+            pool = Pool(cohort=cohort, control=cohort.control.values,
+                        treated=cohort.control.values)
+    timings["simulation"] = time.perf_counter() - start
+    idx, arm = draws(spec, pool.size, replicates)
+    endpoint = get_endpoint(spec.endpoints.primary)
+    opt = options_of(spec)
+    if method == "resimulate":
+        if pool.cohort is None:
+            raise InputError("re-simulation needs a screened cohort", field="method")
+        start = time.perf_counter()
+        flat = np.arange(idx.size).reshape(idx.shape)
+        eff_c, eff_t = _resimulate(spec, pool.cohort, idx, arm, False, engine, workers)
+        nul_c, nul_t = _resimulate(spec, pool.cohort, idx, arm, True, engine, workers)
+        timings["simulation"] += time.perf_counter() - start
+        start = time.perf_counter()
+        effect = analyse_batch(endpoint.kind, replicate_data(spec, eff_c, eff_t, endpoint.name,
+                                                             flat, arm), arm, opt)
+        null = analyse_batch(endpoint.kind, replicate_data(spec, nul_c, nul_t, endpoint.name,
+                                                           flat, arm), arm, opt)
+        pilot_eff = pilot_pattern(spec, eff_c, eff_t, flat, arm)
+        pilot_nul = pilot_pattern(spec, nul_c, nul_t, flat, arm)
+        surv = (pilot_pattern(spec, eff_c, eff_t, flat, arm, survival_only=True).mean(),
+                pilot_pattern(spec, nul_c, nul_t, flat, arm, survival_only=True).mean())
+    else:
+        start = time.perf_counter()
+        effect = analyse_batch(endpoint.kind, replicate_data(
+            spec, pool.control, pool.treated, endpoint.name, idx, arm), arm, opt)
+        null = analyse_batch(endpoint.kind, replicate_data(
+            spec, pool.control, pool.control, endpoint.name, idx, arm), arm, opt)
+        pilot_eff = pilot_pattern(spec, pool.control, pool.treated, idx, arm)
+        pilot_nul = pilot_pattern(spec, pool.control, pool.control, idx, arm)
+        surv = (pilot_pattern(spec, pool.control, pool.treated, idx, arm,
+                              survival_only=True).mean(),
+                pilot_pattern(spec, pool.control, pool.control, idx, arm,
+                              survival_only=True).mean())
+    timings["analysis"] = time.perf_counter() - start
+    result = PowerResult(spec=spec, replicates=replicates, method=method, pool_size=pool.size,
+                         effect=effect, null=null, pilot_with_effect=pilot_eff,
+                         pilot_without_effect=pilot_nul,
+                         survival_pattern=(float(surv[0]), float(surv[1])),
+                         flow=dict(pool.cohort.flow) if pool.cohort else {},
+                         timings=timings)
+    if target_power is not None:
+        if method != "pool":
+            raise InputError("the sample-size search needs the pool method", field="method")
+        start = time.perf_counter()
+        result.search = sample_size_search(spec, pool, replicates, target_power, max_n=max_n)
+        timings["search"] = time.perf_counter() - start
+    return result
+
+
+def power_at(spec: TrialSpec, pool: Pool, replicates: int, n: int) -> float:
+    """Power of the primary endpoint at total sample size ``n`` (pool method)."""
+    idx, arm = draws(spec, pool.size, replicates, n)
+    endpoint = get_endpoint(spec.endpoints.primary)
+    est = analyse_batch(endpoint.kind, replicate_data(spec, pool.control, pool.treated,
+                                                      endpoint.name, idx, arm), arm,
+                        options_of(spec))
+    return float((est.p_value < spec.analysis.alpha).mean())
+
+
+def sample_size_search(spec: TrialSpec, pool: Pool, replicates: int, target: float, *,
+                       max_n: int | None = None) -> dict[str, Any]:
+    """Smallest total sample size whose power reaches ``target``: doubling from the spec's
+    size (or halving when it is already reached), then bisection. Sizes are multiples of
+    the block size (permuted blocks) and at most the pool size."""
+    unit = 1
+    if spec.allocation.method == "blocks":
+        unit = spec.allocation.block_size or int(round(sum(spec.allocation.ratio.values())))
+    limit = min(pool.size, max_n or pool.size)
+    limit -= limit % unit
+
+    def size(n: float) -> int:
+        return int(max(unit, min(limit, unit * round(n / unit))))
+
+    curve: dict[int, float] = {}
+
+    def power(n: int) -> float:
+        if n not in curve:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                curve[n] = power_at(spec, pool, replicates, n)
+        return curve[n]
+
+    lo: int | None = None
+    hi: int | None = None
+    n = size(spec.sample_size)
+    if power(n) >= target:
+        hi = n
+        while hi > unit:
+            m = size(hi / 2)
+            if m == hi:
+                break
+            if power(m) >= target:
+                hi = m
+            else:
+                lo = m
+                break
+    else:
+        lo = n
+        while lo < limit:
+            m = size(lo * 2)
+            if power(m) >= target:
+                hi = m
+                break
+            lo = m
+    if lo is not None and hi is not None:
+        while hi - lo > unit:
+            mid = size((lo + hi) / 2)
+            if mid in (lo, hi):
+                break
+            if power(mid) >= target:
+                hi = mid
+            else:
+                lo = mid
+    reached = hi if hi is not None and curve.get(hi, 0) >= target else None
+    points = sorted(curve.items())
+    return {"target_power": target, "required_n": reached, "searched_up_to": limit,
+            "reached": reached is not None,
+            "pool_valid_for_required_n": None if reached is None
+            else pool.size >= POOL_RATIO_VALID * reached,
+            "curve": [{"n": k, "power": v} for k, v in points]}
+
+
+def write_power(result: PowerResult, folder: str | Path) -> Path:
+    """Write ``power.json``, ``power_replicates.parquet`` and ``spec.json`` into ``folder``
+    (created if needed; files beside a trial run's are kept). Each file is written
+    atomically and ``power.json`` last, so a folder with ``power.json`` is complete."""
+    from mscsim._io import atomic_path, write_text_atomic
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError("output path exists and is not a folder", file=folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    spec_path = folder / "spec.json"
+    spec_text = result.spec.model_dump_json(indent=2)
+    if spec_path.is_file() and spec_path.read_text(encoding="utf-8") != spec_text:
+        existing = json.loads(spec_path.read_text(encoding="utf-8"))
+        if existing.get("trial", {}).get("name") != result.spec.trial.name:
+            raise InputError("the folder holds another trial's output", file=folder,
+                             hint="choose another folder")
+    with atomic_path(folder / "power_replicates.parquet") as tmp:
+        result.replicate_table().to_parquet(tmp, index=False)
+    if not spec_path.is_file():
+        write_text_atomic(spec_path, spec_text)
+    write_text_atomic(folder / "power.json", json.dumps(result.to_dict(), indent=2))
+    return folder

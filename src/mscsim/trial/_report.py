@@ -1,0 +1,316 @@
+"""HTML report of a trial folder (``mscsim trial run`` and/or ``mscsim trial power``
+output): design, CONSORT-style flow, Kaplan-Meier curves, WHO scale bars, biomarker
+trajectories, endpoint table, power curve. Figures are drawn from the tables returned by
+:func:`survival_table`, :func:`who_table` and :func:`trajectory_table`."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from mscsim._errors import InputError  # noqa: E402
+from mscsim._io import write_text_atomic  # noqa: E402
+from mscsim.trial._run import (  # noqa: E402
+    PATIENTS_FILE,
+    SPEC_FILE,
+    SUMMARY_FILE,
+    TRAJECTORIES_FILE,
+)
+from mscsim.trial._stats.survival import kaplan_meier  # noqa: E402
+
+POWER_FILE, REPLICATES_FILE = "power.json", "power_replicates.parquet"
+COLOURS = ["#b2182b", "#2166ac", "#4d9221", "#762a83"]
+MARKERS = {"il6": "IL-6 (pg/mL)", "tnf": "TNF-alpha (pg/mL)", "il10": "IL-10 (pg/mL)",
+           "lymphocytes": "lymphocytes (1e9/L)", "pf": "P/F (mmHg)"}
+
+
+def survival_table(patients: pd.DataFrame, follow_up: float) -> pd.DataFrame:
+    """Kaplan-Meier table of time to death per arm (``arm`` column added)."""
+    parts = []
+    for arm, group in patients.groupby("arm", sort=False):
+        death = group.death_time.to_numpy(float)
+        died = np.isfinite(death)
+        km = kaplan_meier(np.where(died, death, follow_up), died.astype(float))
+        parts.append(km.table.assign(arm=arm))
+    return pd.concat(parts, ignore_index=True)
+
+
+def who_table(patients: pd.DataFrame, day: int) -> pd.DataFrame:
+    """Share of each arm at each WHO level (0-10) on ``day``: rows arms, columns levels."""
+    column = f"who_d{day}"
+    counts = pd.crosstab(patients.arm, patients[column].round().astype(int))
+    counts = counts.reindex(columns=range(11), fill_value=0)
+    return counts.div(counts.sum(axis=1), axis=0)
+
+
+def trajectory_table(trajectories: pd.DataFrame) -> pd.DataFrame:
+    """Median and quartiles of each biomarker per arm and day (survivors)."""
+    rows = []
+    for (arm, day), group in trajectories.groupby(["arm", "day"], sort=True):
+        for marker in MARKERS:
+            v = group[marker].dropna().to_numpy(float)
+            q = np.quantile(v, [0.25, 0.5, 0.75]) if v.size else [np.nan] * 3
+            rows.append({"arm": arm, "day": day, "marker": marker, "q25": q[0],
+                         "median": q[1], "q75": q[2], "n": int(v.size)})
+    return pd.DataFrame(rows)
+
+
+def _png(fig: Any) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _colour(arms: list[str], arm: str) -> str:
+    return COLOURS[arms.index(arm) % len(COLOURS)]
+
+
+def _trial_figures(summary: dict[str, Any], patients: pd.DataFrame,
+                   trajectories: pd.DataFrame) -> list[tuple[str, str]]:
+    arms = list(summary["arms"])
+    follow_up = float(summary["follow_up_days"])
+    figures = []
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    km = survival_table(patients, follow_up)
+    for arm, t in km.groupby("arm", sort=False):
+        times = np.concatenate([[0.0], t.time.to_numpy(float), [follow_up]])
+        surv = np.concatenate([[1.0], t.survival.to_numpy(float), [t.survival.iloc[-1]]])
+        low = np.concatenate([[1.0], t.ci_low.to_numpy(float), [t.ci_low.iloc[-1]]])
+        high = np.concatenate([[1.0], t.ci_high.to_numpy(float), [t.ci_high.iloc[-1]]])
+        n = summary["arms"][arm]["n"]
+        axes[0].step(times, surv, where="post", color=_colour(arms, str(arm)),
+                     label=f"{arm} (n={n})")
+        axes[0].fill_between(times, low, high, step="post", alpha=0.15,
+                             color=_colour(arms, str(arm)))
+    axes[0].set(title="Kaplan-Meier survival after randomisation", xlabel="days",
+                ylabel="alive", ylim=(0, 1.02), xlim=(0, follow_up))
+    axes[0].legend(frameon=False)
+    days = [d for d in (14, 28) if f"who_d{d}" in patients.columns]
+    width = 0.8 / max(1, len(arms))
+    cmap = plt.get_cmap("RdYlGn_r")
+    for k, day in enumerate(days):
+        table = who_table(patients, day)
+        for j, arm in enumerate(arms):
+            if arm not in table.index:
+                continue
+            x = k + (j - (len(arms) - 1) / 2) * width
+            bottom = 0.0
+            for level in range(11):
+                share = float(table.loc[arm, level])
+                if share > 0:
+                    axes[1].bar(x, share, width * 0.9, bottom=bottom, color=cmap(level / 10),
+                                edgecolor="white",
+                                label=str(level) if k == 0 and j == 0 else None)
+                    if share > 0.06:
+                        axes[1].text(x, bottom + share / 2, str(level), ha="center",
+                                     va="center", fontsize=7)
+                bottom += share
+            axes[1].text(x, 1.02, arm, ha="center", fontsize=8)
+    axes[1].set_xticks(range(len(days)), [f"day {d}" for d in days])
+    axes[1].set(title="WHO clinical progression scale (10 = dead)", ylabel="share of arm",
+                ylim=(0, 1.1))
+    fig.tight_layout()
+    figures.append(("Kaplan-Meier survival and WHO clinical progression scale", _png(fig)))
+    table = trajectory_table(trajectories)
+    fig, axes = plt.subplots(1, len(MARKERS), figsize=(15, 3.4))
+    for ax, (marker, label) in zip(axes, MARKERS.items(), strict=True):
+        for arm, t in table[table.marker == marker].groupby("arm", sort=False):
+            c = _colour(arms, str(arm))
+            ax.plot(t.day, t["median"], color=c, label=str(arm))
+            ax.fill_between(t.day, t.q25, t.q75, color=c, alpha=0.15)
+        ax.set(title=label, xlabel="days after randomisation")
+    axes[0].legend(frameon=False, fontsize=8)
+    fig.suptitle("Biomarkers by arm: median and interquartile range of survivors", fontsize=10)
+    fig.tight_layout()
+    figures.append(("Biomarker trajectories by arm", _png(fig)))
+    return figures
+
+
+def _power_figures(power: dict[str, Any], replicates: pd.DataFrame | None
+                   ) -> list[tuple[str, str]]:
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
+    curve = power.get("sample_size_search", {}).get("curve", [])
+    if curve:
+        n = [p["n"] for p in curve]
+        axes[0].plot(n, [p["power"] for p in curve], "o-", color="#2166ac")
+        axes[0].axhline(power["sample_size_search"]["target_power"], color="black", ls="--",
+                        lw=1)
+    axes[0].plot([power["sample_size"]], [power["power"]], "s", color="#b2182b",
+                 label="design")
+    axes[0].set(title=f"Power of {power['primary_endpoint']} (alpha {power['alpha']:g})",
+                xlabel="patients randomised", ylabel="power", ylim=(0, 1))
+    axes[0].legend(frameon=False)
+    if replicates is not None:
+        est = replicates.estimate.to_numpy(float)
+        nul = replicates.null_estimate.to_numpy(float)
+        ratio = power["measure"] in ("risk ratio", "hazard ratio", "common odds ratio")
+        def clean(v: np.ndarray) -> np.ndarray:
+            v = v[np.isfinite(v)]
+            return np.log(v[v > 0]) if ratio else v
+        e, z = clean(est), clean(nul)
+        if e.size and z.size:
+            bins = np.linspace(min(e.min(), z.min()), max(e.max(), z.max()) + 1e-9, 40)
+            axes[1].hist(z, bins=bins, alpha=0.5, color="#777777", label="MSC potency 0")
+            axes[1].hist(e, bins=bins, alpha=0.6, color="#b2182b", label="MSC effect")
+        axes[1].legend(frameon=False)
+        axes[1].set(title="Estimated effect across replicates",
+                    xlabel=("log " if ratio else "") + power["measure"], ylabel="replicates")
+    else:
+        axes[1].axis("off")
+    fig.tight_layout()
+    return [("Power curve and effect distribution", _png(fig))]
+
+
+def _table(rows: list[list[Any]], header: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
+                   for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.3e}"
+    return str(v)
+
+
+def _design(spec: dict[str, Any]) -> str:
+    rows = [["trial", spec["trial"]["name"]], ["mirrors", spec["trial"].get("mirrors", "")],
+            ["sample size", spec["sample_size"]], ["follow-up (days)", spec["follow_up_days"]],
+            ["primary endpoint", spec["endpoints"]["primary"]],
+            ["allocation", f"{spec['allocation']['method']}, ratio "
+                           f"{spec['allocation']['ratio']}"],
+            ["enrolment window after admission (days)", spec["enrolment"]["window_days"]],
+            ["eligibility", json.dumps(spec["eligibility"])],
+            ["population", json.dumps(spec["population"])], ["seed", spec["seed"]]]
+    for arm in spec["arms"]:
+        if arm["control"]:
+            text = "placebo (no cells)"
+        else:
+            dose = (f"{arm['dose_cells_per_kg']:.3g} cells/kg" if arm["dose_cells_per_kg"]
+                    is not None else f"{arm['dose_cells']:.3g} cells")
+            text = (f"{arm['doses']} x {dose}, every {arm['interval_days']:g} days from day "
+                    f"{arm['first_dose_day']:g}")
+        rows.append([f"arm {arm['name']}", text])
+    return _table([[k, _fmt(v) if not isinstance(v, str) else v] for k, v in rows],
+                  ["design", ""])
+
+
+def _consort(summary: dict[str, Any]) -> str:
+    flow, excl = summary["flow"], summary.get("exclusions", {})
+    boxes = [f"<div class='box'>{html.escape(k)}: <b>{v}</b></div><div class='arrow'>↓</div>"
+             for k, v in flow.items() if isinstance(v, int) and k not in (
+                 "randomised", "lost to follow-up")]
+    excluded = "".join(f"<li>{html.escape(k)}: {v}</li>" for k, v in excl.items() if v)
+    arms = "".join(
+        f"<div class='box arm'><b>{html.escape(a)}</b><br>allocated {flow['allocated'][a]}"
+        f"<br>died during follow-up {flow['died during follow-up'][a]}<br>lost to follow-up "
+        f"0<br>analysed {flow['analysed'][a]}</div>" for a in flow["allocated"])
+    return ("<div class='consort'>" + "".join(boxes)
+            + f"<div class='box side'>excluded at screening:<ul>{excluded}</ul></div>"
+            + f"<div class='box'>randomised: <b>{flow['randomised']}</b></div>"
+            + f"<div class='arrow'>↓</div><div class='arms'>{arms}</div></div>")
+
+
+def _endpoint_table(summary: dict[str, Any]) -> str:
+    rows = []
+    for name, r in summary["endpoints"].items():
+        rows.append([name + (" (primary)" if r.get("primary") else ""), r["measure"],
+                     _fmt(r["estimate"]), f"{_fmt(r['ci_low'])} to {_fmt(r['ci_high'])}",
+                     _fmt(r["p_value"]), r["favours_msc"] + " null"])
+    return _table(rows, ["endpoint", "measure", "estimate", "95% CI", "p", "favours MSC"])
+
+
+def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
+    """Write a self-contained HTML report of a trial folder.
+
+    Raises:
+        InputError: the folder holds neither a trial run nor a power analysis.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("trial folder not found", file=folder)
+    has_run = (folder / SUMMARY_FILE).is_file()
+    has_power = (folder / POWER_FILE).is_file()
+    if not (has_run or has_power):
+        raise InputError(f"not a trial folder: neither {SUMMARY_FILE} nor {POWER_FILE}",
+                         file=folder)
+    parts = []
+    title = folder.name
+    try:
+        spec = json.loads((folder / SPEC_FILE).read_text(encoding="utf-8"))
+        title = spec["trial"]["name"]
+        mirrors = spec["trial"].get("mirrors", "")
+        parts.append(f"<p>{html.escape(spec['trial'].get('title', ''))}<br><i>Mirrors: "
+                     f"{html.escape(mirrors)}</i></p>")
+        parts.append("<h2>Design</h2>" + _design(spec))
+    except (OSError, ValueError, KeyError) as err:
+        raise InputError(f"cannot read the trial spec: {err}", file=folder / SPEC_FILE) \
+            from None
+    if has_run:
+        summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
+        patients = pd.read_parquet(folder / PATIENTS_FILE)
+        trajectories = pd.read_parquet(folder / TRAJECTORIES_FILE)
+        parts.append("<h2>Flow of patients (CONSORT-style)</h2>" + _consort(summary))
+        deaths = [[a, v["n"], ", ".join(f"day {d}: {c}" for d, c in v["deaths"].items())]
+                  for a, v in summary["arms"].items()]
+        parts.append("<h2>Arms</h2>" + _table(deaths, ["arm", "n", "deaths by"]))
+        parts.append("<h2>Endpoints</h2>" + _endpoint_table(summary))
+        for name, data in _trial_figures(summary, patients, trajectories):
+            parts.append(f"<h2>{html.escape(name)}</h2><img src='data:image/png;base64,"
+                         f"{data}'>")
+    if has_power:
+        power = json.loads((folder / POWER_FILE).read_text(encoding="utf-8"))
+        reps = pd.read_parquet(folder / REPLICATES_FILE) if (
+            folder / REPLICATES_FILE).is_file() else None
+        keys = ["replicates", "primary_endpoint", "measure", "sample_size", "power",
+                "power_mc_se", "type_i_error", "type_i_error_mc_se", "effect_median",
+                "effect_q025", "effect_q975", "pool_size", "pool_valid"]
+        rows = [[k, _fmt(power.get(k))] for k in keys]
+        pilot = power.get("pilot_pattern", {})
+        rows.append(["P(all MSC recover and a control dies), with / without MSC effect",
+                     f"{_fmt(pilot.get('with_msc_effect'))} / "
+                     f"{_fmt(pilot.get('without_msc_effect'))}"])
+        surv = pilot.get("survival_only") or {}
+        if surv:
+            rows.append(["P(all MSC alive and a control dies), with / without MSC effect",
+                         f"{_fmt(surv.get('with_msc_effect'))} / "
+                         f"{_fmt(surv.get('without_msc_effect'))}"])
+        search = power.get("sample_size_search") or {}
+        if search:
+            rows.append([f"patients for power {search['target_power']:g}",
+                         _fmt(search.get("required_n")) if search.get("reached")
+                         else f"not reached up to {search.get('searched_up_to')}"])
+        parts.append("<h2>Replicated trials</h2>" + _table(rows, ["", "value"]))
+        for name, data in _power_figures(power, reps):
+            parts.append(f"<h3>{html.escape(name)}</h3><img src='data:image/png;base64,"
+                         f"{data}'>")
+    style = ("body{font-family:sans-serif;max-width:1250px;margin:2em auto}"
+             "img{max-width:100%}table{border-collapse:collapse;margin:0.5em 0}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}"
+             ".consort{display:flex;flex-direction:column;align-items:center}"
+             ".box{border:1px solid #333;padding:6px 12px;margin:2px;background:#f7f7f7}"
+             ".side{font-size:12px;background:#fff8f0}.arrow{font-size:18px}"
+             ".arms{display:flex;gap:40px}.arm{min-width:200px}")
+    body = (f"<!doctype html><html><head><meta charset='utf-8'><title>mscsim trial "
+            f"{html.escape(title)}</title><style>{style}</style></head><body>"
+            f"<h1>Virtual trial: {html.escape(title)}</h1>" + "".join(parts)
+            + "<p style='font-size:12px;color:#666'>Virtual patients simulated with the "
+              "covid_msc model; not clinical evidence.</p></body></html>")
+    out = Path(path) if path is not None else folder / "report.html"
+    write_text_atomic(out, body)
+    return out

@@ -1,0 +1,193 @@
+"""Potential outcomes: one simulation of each patient under one arm, reduced to the values
+the endpoints need.
+
+Times are days after infection on a common grid of ``POINTS_PER_DAY`` points a day;
+randomisation ("day 0" of the trial) is a grid time per patient. A patient dies when the
+cumulative hazard reaches the patient's unit-exponential threshold from the population
+table (linear interpolation, as ``mscsim.population``): the threshold is the same in every
+arm, so a treatment changes a patient's fate only through the hazard.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mscsim.engine import chunk_ranges, get_engine
+from mscsim.model import load_model
+from mscsim.population._course import death_time
+from mscsim.simulate import Regimen, output_times, simulate_batch
+
+POINTS_PER_DAY = 4
+#: MSC potency parameters set to zero in the null model (cells still distribute, no effect)
+NULL_POTENCY = {"msc_emax_tnf": 0.0, "msc_emax_il6": 0.0, "msc_emax_il10": 0.0,
+                "msc_emax_repair": 0.0, "k_treg_msc": 0.0}
+OUTPUTS = ("il6_pg_ml", "tnf_pg_ml", "il10_pg_ml", "lymphocytes_1e9_l", "pf_ratio_mmhg",
+           "spo2_pct", "who_scale", "cum_hazard")
+#: daily trajectory columns kept for reports (NaN after death; who 10 after death)
+TRAJECTORY = ("il6", "tnf", "il10", "lymphocytes", "pf", "who")
+_TRAJ_SOURCE = ("il6_pg_ml", "tnf_pg_ml", "il10_pg_ml", "lymphocytes_1e9_l", "pf_ratio_mmhg",
+                "who_scale")
+BIOMARKER_SOURCE = {"il6": "il6_pg_ml", "tnf": "tnf_pg_ml", "il10": "il10_pg_ml",
+                    "lymphocytes": "lymphocytes_1e9_l"}
+VENTILATION_PF = 100.0  # model rule: P/F < 100 mmHg is ventilated (WHO >= 8)
+DISCHARGE_WHO = 3  # WHO 0-3: ambulatory (discharged)
+
+
+def on_grid(day: np.ndarray) -> np.ndarray:
+    """Round days up to the simulation grid."""
+    return np.ceil(np.asarray(day, dtype=float) * POINTS_PER_DAY - 1e-9) / POINTS_PER_DAY
+
+
+@dataclass
+class ArmOutcomes:
+    """Per-patient outcome values under one arm (rows in the order simulated).
+
+    ``values`` columns (days after randomisation): ``ok``, ``alive_at_enrolment``,
+    ``pf0``, ``spo2_0``, ``who0``, ``death_time`` (NaN: alive at the end of follow-up),
+    ``improve_time`` (NaN: not improved), ``vfd_d28``, ``who_d{D}``, ``pf_d{D}``,
+    ``{biomarker}_d{D}`` (NaN when dead). ``daily`` has shape ``(patients, days + 1,
+    len(TRAJECTORY))``.
+    """
+
+    values: pd.DataFrame
+    daily: np.ndarray
+
+
+def reduce_course(values: np.ndarray, times: np.ndarray, thresholds: np.ndarray,
+                  enrol_days: np.ndarray, follow_up: float, ok: np.ndarray) -> ArmOutcomes:
+    """Reduce simulated trajectories ``values`` (patients, times, OUTPUTS) to outcomes."""
+    n = values.shape[0]
+    get = {name: values[:, :, k] for k, name in enumerate(OUTPUTS)}
+    start = np.rint(enrol_days * POINTS_PER_DAY).astype(int)
+    steps = int(round(follow_up * POINTS_PER_DAY))
+    days = int(math.floor(follow_up))
+    rows = np.arange(n)
+    window = start[:, None] + np.arange(steps + 1)[None, :]  # grid indices of follow-up
+    window = np.minimum(window, len(times) - 1)
+    rel = np.arange(steps + 1) / POINTS_PER_DAY
+
+    death_abs = death_time(get["cum_hazard"], times, thresholds)
+    death = death_abs - enrol_days
+    alive_at_enrol = ~(death <= 0)
+    death_fu = np.where(death <= follow_up, death, np.nan)
+    alive = ~(rel[None, :] >= np.where(np.isfinite(death_fu), death_fu, np.inf)[:, None])
+
+    def at(name: str) -> np.ndarray:
+        return get[name][rows[:, None], window]
+
+    who, pf = at("who_scale"), at("pf_ratio_mmhg")
+    out: dict[str, np.ndarray] = {
+        "ok": ok.astype(bool),
+        "alive_at_enrolment": alive_at_enrol,
+        "pf0": pf[:, 0], "spo2_0": at("spo2_pct")[:, 0], "who0": who[:, 0],
+        "death_time": death_fu,
+    }
+    target = np.maximum(who[:, :1] - 2, DISCHARGE_WHO)  # 2 better, or discharged
+    improved = (who <= target) & alive
+    improved[:, 0] = False
+    hit = improved.any(axis=1)
+    out["improve_time"] = np.where(hit, rel[improved.argmax(axis=1)], np.nan)
+    if follow_up >= 28:
+        upto = rel <= 28
+        free = alive & (pf >= VENTILATION_PF) & upto[None, :]
+        vfd = free[:, 1:].sum(axis=1) / POINTS_PER_DAY
+        died28 = np.isfinite(death_fu) & (death_fu <= 28)
+        out["vfd_d28"] = np.where(died28, 0.0, vfd)
+    for d in (3, 6, 7, 14, 28):
+        if d > follow_up:
+            continue
+        k = d * POINTS_PER_DAY
+        dead = ~alive[:, k]
+        out[f"who_d{d}"] = np.where(dead, 10.0, who[:, k])
+        out[f"pf_d{d}"] = np.where(dead, np.nan, pf[:, k])
+        for short, source in BIOMARKER_SOURCE.items():
+            value = at(source)
+            out[f"{short}_d{d}"] = np.where(dead, np.nan, value[:, k])
+    for short, source in BIOMARKER_SOURCE.items():
+        out[f"{short}_d0"] = at(source)[:, 0]
+    daily_index = np.arange(days + 1) * POINTS_PER_DAY
+    daily = np.stack([at(src)[:, daily_index] for src in _TRAJ_SOURCE], axis=2)
+    dead_daily = ~alive[:, daily_index]
+    daily[:, :, :5][dead_daily] = np.nan
+    daily[:, :, 5][dead_daily] = 10.0
+    bad = ~ok.astype(bool)
+    frame = pd.DataFrame(out)
+    if bad.any():
+        numeric = [c for c in frame.columns if c not in ("ok",)]
+        frame.loc[bad, numeric] = np.nan
+        daily[bad] = np.nan
+    return ArmOutcomes(values=frame, daily=daily)
+
+
+@dataclass(frozen=True)
+class _Task:
+    parameters: list[dict[str, float]]
+    thresholds: np.ndarray
+    enrol_days: np.ndarray
+    doses: list[list[tuple[float, float]]]  # per patient: (day after infection, cells/kg)
+    horizon: float
+    follow_up: float
+
+
+def _run_chunk(task: _Task) -> ArmOutcomes:
+    model = load_model()
+    times = output_times(task.horizon, POINTS_PER_DAY)
+    regimens = [Regimen.of(d) for d in task.doses]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        batch = simulate_batch(model, task.parameters, regimens=regimens, times=times,
+                               outputs=OUTPUTS)
+        return reduce_course(batch.values, times, task.thresholds, task.enrol_days,
+                             task.follow_up, batch.ok)
+
+
+def horizon_for(enrol_days: np.ndarray, follow_up: float) -> float:
+    """Simulated horizon (days after infection) covering every patient's follow-up."""
+    latest = float(np.max(enrol_days)) if len(enrol_days) else 0.0
+    return float(math.ceil(latest + follow_up + 1))
+
+
+def simulate_arm(parameters: pd.DataFrame, thresholds: np.ndarray, enrol_days: np.ndarray,
+                 doses: Sequence[Sequence[tuple[float, float]]], *, follow_up: float,
+                 horizon: float | None = None, null: bool = False, engine: str = "process",
+                 workers: int | None = None, chunk_size: int = 250,
+                 progress: Callable[[int, int], None] | None = None) -> ArmOutcomes:
+    """Simulate patients under one arm and reduce each course to its outcomes.
+
+    Arguments:
+        parameters: one row per patient, one column per model parameter override.
+        thresholds: each patient's death threshold on the cumulative hazard.
+        enrol_days: randomisation time of each patient (days after infection, on the grid).
+        doses: per patient, ``(day after infection, cells/kg)`` infusions (empty: placebo).
+        follow_up: days after randomisation.
+        null: zero MSC potency (:data:`NULL_POTENCY`).
+    """
+    n = len(parameters)
+    enrol_days = np.asarray(enrol_days, dtype=float)
+    thresholds = np.asarray(thresholds, dtype=float)
+    horizon = horizon if horizon is not None else horizon_for(enrol_days, follow_up)
+    records: list[dict[str, float]] = [{str(k): float(v) for k, v in r.items()}
+                                       for r in parameters.to_dict("records")]
+    if null:
+        records = [{**r, **NULL_POTENCY} for r in records]
+    tasks = [_Task(records[a:b], thresholds[a:b], enrol_days[a:b],
+                   [list(d) for d in doses[a:b]], horizon, follow_up)
+             for a, b in chunk_ranges(n, chunk_size)]
+    parts, done = [], 0
+    for part in get_engine(engine, workers).map(_run_chunk, tasks):
+        parts.append(part)
+        done += len(part.values)
+        if progress:
+            progress(done, n)
+    if not parts:
+        empty = reduce_course(np.zeros((0, 2, len(OUTPUTS))), np.array([0.0, horizon]),
+                              np.zeros(0), np.zeros(0), follow_up, np.zeros(0, bool))
+        return empty
+    return ArmOutcomes(values=pd.concat([p.values for p in parts], ignore_index=True),
+                       daily=np.concatenate([p.daily for p in parts], axis=0))

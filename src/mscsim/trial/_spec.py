@@ -1,0 +1,357 @@
+"""Trial specifications: a TOML file validated by pydantic models.
+
+Every table and key is checked (unknown keys are errors); a validation error becomes one
+:class:`mscsim.InputError` naming the dotted field (``allocation.ratio.msc``) and, where the
+key can be found in the file, its line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mscsim._errors import InputError
+
+#: follow-up days at which all-cause mortality can be an endpoint
+MORTALITY_DAYS = (14, 28, 30, 60, 90)
+WHO_DAYS = (14, 28)
+BIOMARKER_DAYS = (3, 6, 14)
+BIOMARKERS = ("il6", "tnf", "il10", "lymphocytes")
+MAX_FOLLOW_UP_DAYS = 90.0
+
+
+def endpoint_names() -> tuple[str, ...]:
+    """Every endpoint a spec may name (see ``docs/trials.md`` for definitions)."""
+    names = [f"mortality_d{d}" for d in MORTALITY_DAYS]
+    names += ["survival"]
+    names += [f"who_d{d}" for d in WHO_DAYS]
+    names += ["time_to_improvement", "vfd_d28", "pf_change_d7"]
+    names += [f"{b}_change_d{d}" for b in BIOMARKERS for d in BIOMARKER_DAYS]
+    return tuple(names)
+
+
+def endpoint_min_follow_up(name: str) -> float:
+    """Follow-up (days after randomisation) an endpoint needs."""
+    match = re.search(r"_d(\d+)$", name)
+    return float(match.group(1)) if match else 0.0
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrialInfo(_Strict):
+    """What the design is and which published trial it mirrors."""
+
+    name: str = Field(min_length=1, description="short identifier, e.g. 'leng2020'")
+    title: str = Field("", description="one-line description")
+    mirrors: str = Field("", description="citation of the published trial mirrored")
+    notes: str = Field("", description="design choices and deviations from the publication")
+
+
+class PopulationSpec(_Strict):
+    """The screened cohort: generated here, or read from a population folder."""
+
+    source: Literal["generate", "folder"] = Field(
+        "generate", description="'generate' a population of infections, or read a 'folder' "
+                                "written by `mscsim population generate`")
+    n_infections: int | None = Field(None, gt=0, description="infections to generate "
+                                     "(source = 'generate'); about 3-15% are admitted")
+    seed: int = Field(1, ge=0, description="population seed (source = 'generate')")
+    days: float = Field(60.0, ge=30, description="population horizon after infection")
+    path: str | None = Field(None, description="population folder (source = 'folder'); "
+                             "relative paths are relative to the spec file")
+
+    @model_validator(mode="after")
+    def _source_fields(self) -> PopulationSpec:
+        if self.source == "generate" and self.n_infections is None:
+            raise ValueError("source = 'generate' needs n_infections")
+        if self.source == "folder" and not self.path:
+            raise ValueError("source = 'folder' needs path")
+        return self
+
+
+ArdsBand = Literal["none", "mild", "moderate", "severe"]
+
+
+class Eligibility(_Strict):
+    """Inclusion criteria, judged on the untreated course at the enrolment time."""
+
+    hypoxaemia: bool = Field(True, description="require SpO2 < 94% or P/F < 300 mmHg")
+    pf_max: float | None = Field(None, gt=0, description="require P/F below this (mmHg)")
+    pf_min: float | None = Field(None, ge=0, description="require P/F at or above this")
+    ards: list[ArdsBand] | None = Field(
+        None, description="Berlin P/F bands allowed: none (>= 300), mild (200-300), "
+                          "moderate (100-200), severe (< 100); default any")
+    ventilated: bool | None = Field(None, description="true: ventilated (P/F < 100) at "
+                                    "enrolment; false: not ventilated; default either")
+    age_min: float = Field(18.0, ge=0, description="minimum age (years)")
+    age_max: float = Field(120.0, gt=0, description="maximum age (years)")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Eligibility:
+        if self.age_min >= self.age_max:
+            raise ValueError("age_min must be below age_max")
+        if self.pf_min is not None and self.pf_max is not None and self.pf_min >= self.pf_max:
+            raise ValueError("pf_min must be below pf_max")
+        return self
+
+
+class Enrolment(_Strict):
+    """When patients are randomised, relative to hospital admission."""
+
+    window_days: tuple[float, float] = Field(
+        (0.0, 2.0), description="[earliest, latest] delay from admission to randomisation "
+                                "(days); each patient's delay is drawn from the seed on a "
+                                "6-hour grid")
+
+    @model_validator(mode="after")
+    def _window(self) -> Enrolment:
+        lo, hi = self.window_days
+        if lo < 0 or hi < lo or hi > 30:
+            raise ValueError("window_days must satisfy 0 <= earliest <= latest <= 30")
+        return self
+
+
+class Arm(_Strict):
+    """One arm. ``doses = 0`` (or no dose) is placebo: no cells."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", description="arm label")
+    control: bool = Field(False, description="the control (placebo) arm")
+    dose_cells_per_kg: float | None = Field(None, ge=0, description="dose per infusion, "
+                                            "cells per kg of body weight")
+    dose_cells: float | None = Field(None, ge=0, description="dose per infusion, absolute "
+                                     "cells (converted with each patient's weight)")
+    doses: int = Field(0, ge=0, le=20, description="number of infusions")
+    interval_days: float = Field(0.0, ge=0, description="days between infusions")
+    first_dose_day: float = Field(0.0, ge=0, description="first infusion, days after "
+                                  "randomisation")
+
+    @model_validator(mode="after")
+    def _regimen(self) -> Arm:
+        if self.dose_cells_per_kg is not None and self.dose_cells is not None:
+            raise ValueError("give dose_cells_per_kg or dose_cells, not both")
+        has_dose = (self.dose_cells_per_kg or self.dose_cells or 0) > 0 and self.doses > 0
+        if self.control and has_dose:
+            raise ValueError("the control arm gets no cells (placebo)")
+        if not self.control and not has_dose:
+            raise ValueError("an MSC arm needs a positive dose and doses >= 1")
+        if self.doses > 1 and self.interval_days <= 0:
+            raise ValueError("several doses need interval_days > 0")
+        return self
+
+    def offsets(self) -> list[float]:
+        """Infusion days after randomisation."""
+        return [self.first_dose_day + k * self.interval_days for k in range(self.doses)]
+
+    def cells_per_kg(self, body_weight_kg: float) -> float:
+        if self.dose_cells_per_kg is not None:
+            return float(self.dose_cells_per_kg)
+        return float(self.dose_cells or 0.0) / body_weight_kg
+
+
+class Allocation(_Strict):
+    """Allocation ratio (per arm name) and method."""
+
+    ratio: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        description="relative allocation per arm, e.g. {msc = 7, placebo = 3}")
+    method: Literal["simple", "blocks"] = Field("blocks", description="simple randomisation "
+                                                "or permuted blocks")
+    block_size: int | None = Field(None, gt=0, description="permuted-block size, a multiple "
+                                   "of the ratio sum (default: the ratio sum)")
+
+
+EndpointName = Literal[endpoint_names()]  # type: ignore[valid-type]
+
+
+class Endpoints(_Strict):
+    """The primary endpoint (power is computed for it) and the secondary ones."""
+
+    primary: EndpointName = Field(description="primary endpoint")  # type: ignore[valid-type]
+    secondary: list[EndpointName] | Literal["all"] = Field(  # type: ignore[valid-type]
+        "all", description="secondary endpoints, or 'all' that the follow-up allows")
+
+
+class Analysis(_Strict):
+    """Analysis options."""
+
+    alpha: float = Field(0.05, gt=0, lt=0.5, description="two-sided significance level")
+    level: float = Field(0.95, gt=0.5, lt=1, description="confidence level")
+    binary_test: Literal["fisher", "wald"] = Field(
+        "fisher", description="p-value of binary endpoints: Fisher's exact test or the "
+                              "Wald test of the log risk ratio")
+
+
+class TrialSpec(_Strict):
+    """A virtual trial design."""
+
+    trial: TrialInfo
+    population: PopulationSpec
+    eligibility: Eligibility = Field(default_factory=lambda: Eligibility.model_validate({}))
+    enrolment: Enrolment = Field(default_factory=lambda: Enrolment.model_validate({}))
+    arms: list[Arm] = Field(min_length=2, max_length=2, description="exactly two arms: one "
+                            "control (placebo) and one MSC regimen")
+    allocation: Allocation
+    sample_size: int = Field(gt=1, description="patients randomised")
+    follow_up_days: float = Field(28.0, gt=0, le=MAX_FOLLOW_UP_DAYS,
+                                  description="follow-up after randomisation (days)")
+    endpoints: Endpoints
+    analysis: Analysis = Field(default_factory=lambda: Analysis.model_validate({}))
+    seed: int = Field(ge=0, description="trial seed: enrolment delays, sampling, allocation")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrialSpec:
+        names = [a.name for a in self.arms]
+        if len(set(names)) != len(names):
+            raise ValueError("arm names must be unique")
+        if sum(a.control for a in self.arms) != 1:
+            raise ValueError("exactly one arm must have control = true")
+        if set(self.allocation.ratio) != set(names):
+            raise ValueError(f"allocation.ratio must name every arm ({', '.join(names)}) "
+                             f"and no other, got {', '.join(self.allocation.ratio)}")
+        if self.allocation.method == "blocks":
+            if any(abs(r - round(r)) > 1e-9 for r in self.allocation.ratio.values()):
+                raise ValueError("permuted blocks need whole-number ratios")
+            total = int(round(sum(self.allocation.ratio.values())))
+            size = self.allocation.block_size or total
+            if size % total:
+                raise ValueError(f"block_size {size} is not a multiple of the ratio sum "
+                                 f"{total}")
+        for name in [self.endpoints.primary, *self.secondary_endpoints(strict=True)]:
+            need = endpoint_min_follow_up(name)
+            if need > self.follow_up_days:
+                raise ValueError(f"endpoint {name} needs follow_up_days >= {need:g}")
+        for arm in self.arms:
+            if any(d > self.follow_up_days for d in arm.offsets()):
+                raise ValueError(f"arm {arm.name}: an infusion falls after the follow-up")
+        return self
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def control(self) -> Arm:
+        return next(a for a in self.arms if a.control)
+
+    @property
+    def treated(self) -> Arm:
+        return next(a for a in self.arms if not a.control)
+
+    def secondary_endpoints(self, strict: bool = False) -> list[str]:
+        if self.endpoints.secondary == "all":
+            chosen = [n for n in endpoint_names()
+                      if endpoint_min_follow_up(n) <= self.follow_up_days]
+        else:
+            chosen = list(self.endpoints.secondary)
+        return [n for n in chosen if n != self.endpoints.primary]
+
+    def all_endpoints(self) -> list[str]:
+        return [self.endpoints.primary, *self.secondary_endpoints()]
+
+    def treated_fraction(self) -> float:
+        ratio = self.allocation.ratio
+        return ratio[self.treated.name] / sum(ratio.values())
+
+
+def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the key at ``loc`` in the TOML ``text`` (best effort)."""
+    keys = [k for k in loc if isinstance(k, str)]
+    if not keys:
+        return None
+    lines = text.splitlines()
+    # locate the enclosing table header first, then the key below it
+    start = 0
+    if len(keys) > 1:
+        header = re.compile(r"^\s*\[\[?\s*" + re.escape(keys[0]) + r"\s*\]\]?\s*$")
+        index = [i for i, ln in enumerate(lines) if header.match(ln)]
+        if index:
+            arm = next((k for k in loc if isinstance(k, int)), 0)
+            start = index[min(arm, len(index) - 1)]
+    for key in reversed(keys):
+        pattern = re.compile(r"(^|[\s{,])" + re.escape(key) + r"\s*=")
+        for i in range(start, len(lines)):
+            if pattern.search(lines[i]):
+                return i + 1
+        header = re.compile(r"^\s*\[\[?\s*" + re.escape(key) + r"\s*\]\]?\s*$")
+        for i in range(len(lines)):
+            if header.match(lines[i]):
+                return i + 1
+    return None
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for k in loc:
+        if isinstance(k, int):
+            out += f"[{k}]"
+        else:
+            out += ("." if out else "") + str(k)
+    return out
+
+
+def spec_from_dict(data: dict[str, Any], *, file: str | Path | None = None,
+                   text: str | None = None) -> TrialSpec:
+    """Validate a parsed spec.
+
+    Raises:
+        InputError: the first validation error, naming the field (and line when ``text``).
+    """
+    try:
+        return TrialSpec.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = tuple(k for k in first["loc"] if not (isinstance(k, str) and "[" in k))
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif first["type"] == "missing":
+            message = "required field is missing"
+        field = _dotted(loc) or None
+        line = _line_of(text, loc) if text is not None else None
+        more = len(err.errors()) - 1
+        if more:
+            message += f" (and {more} more error{'s' if more > 1 else ''})"
+        raise InputError(message, field=field, file=file, line=line) from None
+
+
+def load_spec(path: str | Path) -> TrialSpec:
+    """Read and validate a TOML trial spec.
+
+    A ``population.path`` relative to the spec's folder is resolved.
+
+    Raises:
+        InputError: missing file, TOML syntax error (with line), validation error (field,
+            line).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("trial spec not found", file=path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        found = re.search(r"at line (\d+)", str(err))
+        line = int(found.group(1)) if found else None
+        msg = str(err).split(" (at line")[0]
+        raise InputError(f"invalid TOML: {msg}", file=path, line=line) from None
+    spec = spec_from_dict(data, file=path, text=text)
+    pop = spec.population
+    if pop.source == "folder" and pop.path and not Path(pop.path).is_absolute():
+        resolved = str((path.parent / pop.path).resolve())
+        spec = spec.model_copy(update={"population": pop.model_copy(update={"path": resolved})})
+    return spec
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """The JSON schema of a trial spec (exported to ``docs/trial_spec.schema.json``)."""
+    schema = TrialSpec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mscsim trial spec"
+    return schema
+
+
+def spec_json_schema_text() -> str:
+    return json.dumps(spec_json_schema(), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,164 @@
+"""Replicated trials: statistical validity on synthetic pools, pool versus re-simulation,
+the Leng pilot pattern, the sample-size search."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mscsim.trial import Pool, build_pool, power_analysis, screen
+from mscsim.trial._power import draws, pilot_pattern, replicate_data, sample_size_search
+from mscsim.trial._stats.binary import risk_ratio_batch
+from tests._trial_helpers import severe_population, spec
+
+
+def synthetic_pool(n: int, p_control: float, p_treated: float, seed: int,
+                   continuous: bool = False) -> Pool:
+    """Independent potential outcomes: death by day 28 with the given risks."""
+    rng = np.random.default_rng(seed)
+    def frame(p: float) -> pd.DataFrame:
+        if continuous:  # exponential death times with a 28-day risk p, censored at 28
+            t = rng.exponential(28 / -np.log(1 - p), n)
+            death = np.where(t <= 28, t, np.nan)
+        else:
+            death = np.where(rng.random(n) < p, rng.uniform(1, 28, n), np.nan)
+        return pd.DataFrame({"death_time": death, "improve_time": np.nan})
+    return Pool(cohort=None, control=frame(p_control), treated=frame(p_treated))
+
+
+def mc_band(rate: float, replicates: int, k: float = 3.0) -> float:
+    return k * np.sqrt(rate * (1 - rate) / replicates)
+
+
+@pytest.mark.parametrize(("primary", "test"), [("mortality_d28", "wald"),
+                                               ("survival", "wald")])
+def test_type_i_error_is_nominal_under_the_null(primary: str, test: str) -> None:
+    pool = synthetic_pool(20000, 0.3, 0.3, seed=1, continuous=primary == "survival")
+    s = spec(sample_size=200, endpoints={"primary": primary, "secondary": []},
+             analysis={"binary_test": test})
+    res = power_analysis(s, 4000, pool=pool).to_dict()
+    # the MSC arm's outcomes replaced by the controls': both estimate the size of the test
+    for rate in (res["type_i_error"], res["power"]):
+        assert abs(rate - 0.05) < mc_band(0.05, 4000), res
+
+
+def test_fisher_is_conservative_under_the_null() -> None:
+    pool = synthetic_pool(20000, 0.3, 0.3, seed=2)
+    s = spec(sample_size=60, endpoints={"primary": "mortality_d28", "secondary": []})
+    res = power_analysis(s, 4000, pool=pool).to_dict()
+    assert res["type_i_error"] < 0.05 + mc_band(0.05, 4000)
+
+
+def test_risk_ratio_interval_covers_the_truth_in_a_large_design() -> None:
+    pool = synthetic_pool(100_000, 0.3, 0.2, seed=3)
+    truth = pool.treated.death_time.notna().mean() / pool.control.death_time.notna().mean()
+    s = spec(sample_size=1000, endpoints={"primary": "mortality_d28", "secondary": []},
+             analysis={"binary_test": "wald"})
+    res = power_analysis(s, 2000, pool=pool)
+    covered = (res.effect.ci_low <= truth) & (truth <= res.effect.ci_high)
+    assert abs(covered.mean() - 0.95) < mc_band(0.95, 2000)
+    assert res.to_dict()["power"] > 0.9
+
+
+def test_pool_of_ten_times_n_matches_the_super_population() -> None:
+    s = spec(sample_size=100, endpoints={"primary": "mortality_d28", "secondary": []},
+             analysis={"binary_test": "wald"})
+    big = power_analysis(s, 2000, pool=synthetic_pool(200_000, 0.4, 0.25, seed=4))
+    small = power_analysis(s, 2000, pool=synthetic_pool(1000, 0.4, 0.25, seed=5))
+    tiny = power_analysis(s, 2000, pool=synthetic_pool(100, 0.4, 0.25, seed=6))
+    pb, ps = big.to_dict()["power"], small.to_dict()["power"]
+    assert small.to_dict()["pool_valid"] and not tiny.to_dict()["pool_valid"]
+    assert abs(pb - ps) < 4 * np.sqrt(2 * pb * (1 - pb) / 2000)
+    # a pool as small as the trial reuses the same patients: the spread of the estimated
+    # effect is too narrow (only the randomisation varies), which is why the pool must be big
+    spread = {k: np.nanstd(np.log(r.effect.estimate)) for k, r in
+              (("big", big), ("small", small), ("tiny", tiny))}
+    assert abs(spread["small"] / spread["big"] - 1) < 0.1
+    assert spread["tiny"] < 0.85 * spread["big"]
+
+
+def test_batch_analysis_equals_direct_statistics() -> None:
+    pool = synthetic_pool(500, 0.3, 0.2, seed=7)
+    s = spec(sample_size=40, endpoints={"primary": "mortality_d28", "secondary": []},
+             analysis={"binary_test": "wald"})
+    idx, arm = draws(s, pool.size, 50)
+    data = replicate_data(s, pool.control, pool.treated, "mortality_d28", idx, arm)
+    res = power_analysis(s, 50, pool=pool)
+    dead_c = pool.control.death_time.notna().to_numpy()[idx]
+    dead_t = pool.treated.death_time.notna().to_numpy()[idx]
+    dead = np.where(arm == 1, dead_t, dead_c)
+    assert np.array_equal(data["event"], dead.astype(float))
+    direct = risk_ratio_batch((dead & (arm == 1)).sum(1), (arm == 1).sum(1),
+                              (dead & (arm == 0)).sum(1), (arm == 0).sum(1))
+    np.testing.assert_allclose(res.effect.estimate, direct.estimate)
+
+
+def test_pilot_pattern_probability_is_exact_on_a_hand_made_pool() -> None:
+    # ten patients, all enrolled, 7:3 in one block: the pattern happens exactly when the
+    # one patient who dies without MSC (and recovers with it) is allocated to placebo
+    control = pd.DataFrame({"death_time": [2.0] + [np.nan] * 9, "improve_time": np.nan})
+    treated = pd.DataFrame({"death_time": np.nan, "improve_time": [5.0] * 10})
+    s = spec(sample_size=10, follow_up_days=14,
+             allocation={"ratio": {"msc": 7, "placebo": 3}, "method": "blocks",
+                         "block_size": 10},
+             endpoints={"primary": "mortality_d14", "secondary": []})
+    idx, arm = draws(s, 10, 4000)
+    with_effect = pilot_pattern(s, control, treated, idx, arm).mean()
+    assert abs(with_effect - 0.3) < mc_band(0.3, 4000)
+    assert pilot_pattern(s, control, control, idx, arm).mean() == 0.0
+    # survival only: without MSC the pattern needs the dying patient in the placebo arm too
+    alive = pilot_pattern(s, control, control, idx, arm, survival_only=True).mean()
+    assert abs(alive - 0.3) < mc_band(0.3, 4000)
+
+
+def test_sample_size_search_finds_the_textbook_size() -> None:
+    pool = synthetic_pool(200_000, 0.4, 0.2, seed=8)
+    s = spec(sample_size=40, endpoints={"primary": "mortality_d28", "secondary": []},
+             analysis={"binary_test": "wald"})
+    found = sample_size_search(s, pool, 1000, 0.8)
+    # normal approximation: 2 x (1.96 + 0.84)^2 (0.4*0.6 + 0.2*0.8) / 0.2^2 = 157 patients
+    assert found["reached"] and 120 <= found["required_n"] <= 200
+    assert found["required_n"] % 4 == 0  # whole blocks
+    curve = pd.DataFrame(found["curve"])
+    assert curve.power.is_monotonic_increasing
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    s = spec(sample_size=8, endpoints={"primary": "survival", "secondary": []},
+             allocation={"ratio": {"msc": 1, "placebo": 1}, "method": "blocks"})
+    cohort = screen(s, severe_population(), engine="serial")
+    return s, cohort
+
+
+def test_pool_and_resimulation_agree(tiny) -> None:
+    s, cohort = tiny
+    pool = build_pool(s, cohort=cohort, engine="serial")
+    by_pool = power_analysis(s, 6, pool=pool)
+    by_sim = power_analysis(s, 6, pool=Pool(cohort, cohort.control.values,
+                                            cohort.control.values), method="resimulate",
+                            engine="serial")
+    for a, b in ((by_pool.effect, by_sim.effect), (by_pool.null, by_sim.null)):
+        np.testing.assert_allclose(a.estimate, b.estimate, rtol=1e-6, equal_nan=True)
+        np.testing.assert_allclose(a.p_value, b.p_value, rtol=1e-6)
+    assert np.array_equal(by_pool.pilot_with_effect, by_sim.pilot_with_effect)
+
+
+def test_leng_pilot_pattern_reported(tiny) -> None:
+    s, cohort = tiny
+    leng = spec(sample_size=10, follow_up_days=14,
+                allocation={"ratio": {"msc": 7, "placebo": 3}, "method": "blocks",
+                            "block_size": 10},
+                arms=[{"name": "msc", "dose_cells_per_kg": 1e6, "doses": 1},
+                      {"name": "placebo", "control": True}],
+                endpoints={"primary": "mortality_d14", "secondary": []})
+    res = power_analysis(leng, 400, pool=build_pool(leng, cohort=screen(
+        leng, severe_population(), engine="serial"), engine="serial")).to_dict()
+    pilot = res["pilot_pattern"]
+    assert 0 <= pilot["with_msc_effect"] <= 1 and 0 <= pilot["without_msc_effect"] <= 1
+    surv = pilot["survival_only"]
+    assert surv["with_msc_effect"] >= pilot["with_msc_effect"]
+    assert surv["without_msc_effect"] >= pilot["without_msc_effect"]
+    assert {"replicates", "primary_endpoint", "power", "type_i_error", "effect_median",
+            "effect_q025", "effect_q975"} <= set(res)
