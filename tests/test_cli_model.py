@@ -61,11 +61,24 @@ def test_simulate_writes_csv_and_plot(tmp_path: Path) -> None:
 
 
 def test_flagship_main_job(tmp_path: Path) -> None:
-    proc = run("flagship", "-o", str(tmp_path / "fl"))
+    out = tmp_path / "fl"
+    proc = run("flagship", "-o", str(out), "--replicates", "200")
     assert proc.returncode == 0, proc.stderr
-    summary = json.loads((tmp_path / "fl" / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
     assert summary["treated"]["death_probability"] < summary["untreated"]["death_probability"]
-    assert (tmp_path / "fl" / "flagship.png").stat().st_size > 10_000
+    assert (out / "flagship.png").stat().st_size > 10_000
+    power = json.loads((out / "leng2020" / "power.json").read_text())
+    assert power["replicates"] == 200 and 0 <= power["power"] <= 1
+    assert "Flow of patients" in (out / "leng2020" / "report.html").read_text()
+
+
+def test_flagship_without_its_trial_spec(tmp_path: Path) -> None:
+    out = tmp_path / "fl"
+    assert_one_line_error(run("flagship", "-o", str(out), "--trial", str(tmp_path / "no.toml")),
+                          "trial spec not found")
+    assert not out.exists()
+    assert run("flagship", "-o", str(out), "--skip-trial").returncode == 0
+    assert not (out / "leng2020").exists()
 
 
 @pytest.mark.parametrize("args, fragments", [

@@ -83,10 +83,22 @@ def flagship(
                                 help="folder for the results"),
     dose: float = typer.Option(1e6, "--dose", help="MSC dose in cells/kg"),
     days: float = typer.Option(60.0, "--days", help="horizon, days after infection"),
+    trial: Path = typer.Option(Path("trials/leng2020.toml"), "--trial",
+                               help="the flagship virtual trial's spec"),
+    replicates: int = typer.Option(2000, "--replicates", help="replicates of the trial"),
+    skip_trial: bool = typer.Option(False, "--skip-trial", help="only the reference patient"),
+    workers: int | None = typer.Option(None, "--workers", help="worker processes"),
 ) -> None:
-    """The main job: the reference severe patient with and without MSC, CSVs and a plot."""
-    from mscsim.report import flagship_report
+    """The main job: the reference severe patient with and without MSC, and the flagship
+    virtual trial (Leng 2020: run, power, report)."""
+    from mscsim.report import flagship_report, flagship_trial
 
+    if not skip_trial and not trial.is_file():
+        raise InputError("trial spec not found", file=trial,
+                         hint="run from the repository root, pass --trial, or --skip-trial")
     paths = flagship_report(output, dose_cells_per_kg=dose, days=days)
+    if not skip_trial:
+        paths += flagship_trial(trial, output / trial.stem, replicates=replicates,
+                                workers=workers)
     for path in paths:
         typer.echo(f"wrote {path}", err=True)

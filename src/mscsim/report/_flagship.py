@@ -78,3 +78,24 @@ def flagship_report(folder: str | Path, *, dose_cells_per_kg: float = 1e6,
     write_text_atomic(summary_path, json.dumps(summary, indent=2))
     paths.append(summary_path)
     return paths
+
+
+def flagship_trial(spec_path: str | Path, folder: str | Path, *, replicates: int = 2000,
+                   workers: int | None = None) -> list[Path]:
+    """Run the flagship virtual trial once, replicate it ``replicates`` times (power, type I
+    error, effect distribution; for a pilot design also how often its published pattern
+    arises with and without an MSC effect) and write its HTML report.
+
+    Returns:
+        The paths written.
+    """
+    from mscsim.trial import load_spec, power_analysis, run_trial, trial_report, write_trial
+    from mscsim.trial._power import write_power
+
+    spec = load_spec(spec_path)
+    folder = Path(folder)
+    result = run_trial(spec, workers=workers)
+    write_trial(result, folder, overwrite=True)
+    power = power_analysis(spec, replicates, workers=workers)
+    write_power(power, folder)
+    return [folder, trial_report(folder)]
