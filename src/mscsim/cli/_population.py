@@ -27,7 +27,9 @@ def generate(
     seed: int = typer.Option(..., "--seed", help="the one seed all randomness flows from"),
     output: Path = typer.Option(..., "-o", "--output", help="population folder to write"),
     days: float = typer.Option(60.0, "--days", help="simulated horizon after infection"),
-    engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help="serial or process"),
+    engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help="serial, process or dask"),
+    scheduler: str | None = typer.Option(None, "--scheduler",
+                                         help="address of an existing Dask scheduler"),
     workers: int | None = typer.Option(None, "--workers", help="worker processes"),
     chunk_size: int = typer.Option(1000, "--chunk-size", help="patients per task"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing folder"),
@@ -39,6 +41,7 @@ def generate(
     check_output_folder(output, overwrite=overwrite)
     population = generate_population(n, seed, options=GenerationOptions(days=days),
                                      engine=engine, workers=workers, chunk_size=chunk_size,
+                                     scheduler=scheduler,
                                      progress=_progress(quiet))
     write_population(population, output, overwrite=overwrite)
     typer.echo(f"wrote {output} ({len(population.ok)} of {n} patients plausible)", err=True)

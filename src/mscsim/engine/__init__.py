@@ -1,8 +1,9 @@
-"""Execution engines (registry): serial and local process pool."""
+"""Execution engines (registry): serial, local process pool, Dask distributed."""
 
 from mscsim.engine._engine import (
     DEFAULT_ENGINE,
     ENGINES,
+    DaskEngine,
     Engine,
     ProcessEngine,
     SerialEngine,
@@ -11,5 +12,5 @@ from mscsim.engine._engine import (
     register_engine,
 )
 
-__all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "ProcessEngine", "SerialEngine",
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "DaskEngine", "Engine", "ProcessEngine", "SerialEngine",
            "chunk_ranges", "get_engine", "register_engine"]

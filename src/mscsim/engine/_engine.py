@@ -35,10 +35,11 @@ class Engine(ABC):
 
     name = ""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
         if workers is not None and workers < 1:
             raise InputError(f"workers must be at least 1, got {workers}", field="workers")
         self.workers = workers or os.cpu_count() or 1
+        self.scheduler = scheduler
 
     @abstractmethod
     def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
@@ -64,16 +65,53 @@ class ProcessEngine(Engine):
             yield from pool.map(fn, tasks)
 
 
-def get_engine(name: str = DEFAULT_ENGINE, workers: int | None = None) -> Engine:
+@register_engine("dask")
+class DaskEngine(Engine):
+    """Dask ``distributed``: a LocalCluster of ``workers`` processes, or an existing cluster
+    at ``scheduler`` (``tcp://host:port``). Needs the ``dask`` extra."""
+
+    connect_timeout_s = 10
+
+    def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise InputError("the dask engine needs dask.distributed", field="engine",
+                             hint="pip install 'mscsim[dask]'") from None
+        if self.scheduler:
+            try:
+                client = Client(self.scheduler, timeout=self.connect_timeout_s)
+            except (OSError, TimeoutError) as err:
+                raise InputError(f"cannot reach the Dask scheduler at {self.scheduler}: "
+                                 f"{' '.join(str(err).split())}", field="scheduler") from None
+            cluster = None
+        else:
+            cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                   processes=True, dashboard_address=None)
+            client = Client(cluster)
+        try:
+            futures = client.map(fn, tasks, pure=False)
+            for future in futures:  # in task order, whatever order they finish in
+                yield future.result()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def get_engine(name: str = DEFAULT_ENGINE, workers: int | None = None,
+               scheduler: str | None = None) -> Engine:
     """An engine instance by registry name.
 
     Raises:
-        InputError: unknown engine name.
+        InputError: unknown engine name, or a scheduler address for a non-Dask engine.
     """
     if name not in ENGINES:
         raise InputError(f"unknown engine '{name}' (available: {', '.join(sorted(ENGINES))})",
                          field="engine")
-    return ENGINES[name](workers)
+    if scheduler and name != "dask":
+        raise InputError("--scheduler needs --engine dask", field="scheduler")
+    return ENGINES[name](workers, scheduler)
 
 
 def chunk_ranges(n: int, chunk_size: int) -> list[tuple[int, int]]:

@@ -120,6 +120,7 @@ def _chunk(task: tuple[int, int, int, dict[str, float], GenerationOptions]) -> p
 def generate_population(n: int, seed: int, *, options: GenerationOptions | None = None,
                         calibration: Calibration | None = None, engine: str = "process",
                         workers: int | None = None, chunk_size: int = 1000,
+                        scheduler: str | None = None,
                         progress: Callable[[int, int], None] | None = None) -> Population:
     """Generate ``n`` virtual infected patients.
 
@@ -144,7 +145,7 @@ def generate_population(n: int, seed: int, *, options: GenerationOptions | None 
     values = {k: v for k, v in asdict(calibration).items()}
     tasks = [(start, stop, int(seed), values, options)
              for start, stop in chunk_ranges(int(n), chunk_size)]
-    pool = get_engine(engine, workers)
+    pool = get_engine(engine, workers, scheduler)
     parts, done = [], 0
     for part in pool.map(_chunk, tasks):
         parts.append(part)
