@@ -160,6 +160,28 @@ def screen(spec: TrialSpec, population: Population, *, engine: str = "process",
     return Cohort(eligible=eligible, control=control, flow=flow, exclusions=exclusions)
 
 
+
+def screened_cohort(spec: TrialSpec, *, population: Population | None = None,
+                    cohort: Cohort | None = None, engine: str = "process",
+                    workers: int | None = None,
+                    progress: Callable[[str, int, int], None] | None = None) -> Cohort:
+    """The screened cohort of ``spec``: ``cohort`` if given, else ``population`` (loaded or
+    generated from the spec when absent) screened; progress is reported per stage."""
+    if cohort is not None:
+        return cohort
+    if population is None:
+        population = load_cohort_population(spec, engine=engine, workers=workers,
+                                            progress=stage_progress(progress, "population"))
+    return screen(spec, population, engine=engine, workers=workers,
+                  progress=stage_progress(progress, "screening"))
+
+
+def stage_progress(progress: Callable[[str, int, int], None] | None,
+                   stage: str) -> Callable[[int, int], None] | None:
+    """A ``(done, total)`` callback reporting to ``progress`` under the name ``stage``."""
+    return None if progress is None else (lambda done, total: progress(stage, done, total))
+
+
 def doses_for(spec: TrialSpec, eligible: pd.DataFrame, arm_name: str) -> list[list[tuple[
         float, float]]]:
     """Per patient, ``(day after infection, cells/kg)`` infusions of ``arm_name``."""

@@ -38,9 +38,9 @@ from mscsim.trial._enrol import (
     Cohort,
     doses_for,
     draw_trial,
-    load_cohort_population,
     rng,
-    screen,
+    screened_cohort,
+    stage_progress,
 )
 from mscsim.trial._run import _clean, options_of
 from mscsim.trial._simulate import simulate_arm
@@ -68,20 +68,13 @@ def build_pool(spec: TrialSpec, *, population: Population | None = None,
                workers: int | None = None,
                progress: Callable[[str, int, int], None] | None = None) -> Pool:
     """Screen the cohort and simulate every eligible patient under the MSC arm."""
-    def stage(name: str) -> Callable[[int, int], None] | None:
-        return None if progress is None else (lambda d, t: progress(name, d, t))
-
-    if cohort is None:
-        if population is None:
-            population = load_cohort_population(spec, engine=engine, workers=workers,
-                                                progress=stage("population"))
-        cohort = screen(spec, population, engine=engine, workers=workers,
-                        progress=stage("screening"))
+    cohort = screened_cohort(spec, population=population, cohort=cohort, engine=engine,
+                             workers=workers, progress=progress)
     el = cohort.eligible
     treated = simulate_arm(cohort.parameters(), el.death_threshold.to_numpy(float),
                            el.enrol_day.to_numpy(float), doses_for(spec, el, spec.treated.name),
                            follow_up=spec.follow_up_days, engine=engine, workers=workers,
-                           progress=stage("MSC arm"))
+                           progress=stage_progress(progress, "MSC arm"))
     return Pool(cohort=cohort, control=cohort.control.values, treated=treated.values)
 
 
@@ -255,9 +248,8 @@ def power_analysis(spec: TrialSpec, replicates: int, *, target_power: float | No
             pool = build_pool(spec, population=population, engine=engine, workers=workers,
                               progress=progress)
         else:
-            population = population or load_cohort_population(spec, engine=engine,
-                                                              workers=workers)
-            cohort = screen(spec, population, engine=engine, workers=workers)
+            cohort = screened_cohort(spec, population=population, engine=engine,
+                                     workers=workers)
             pool = Pool(cohort=cohort, control=cohort.control.values,
                         treated=cohort.control.values)
     timings["simulation"] = time.perf_counter() - start

@@ -25,9 +25,9 @@ from mscsim.trial._enrol import (
     Cohort,
     doses_for,
     draw_trial,
-    load_cohort_population,
     rng,
-    screen,
+    screened_cohort,
+    stage_progress,
 )
 from mscsim.trial._simulate import TRAJECTORY, ArmOutcomes, simulate_arm
 from mscsim.trial._spec import MORTALITY_DAYS, TrialSpec
@@ -156,15 +156,8 @@ def run_trial(spec: TrialSpec, seed: int | None = None, *,
             raise InputError(f"seed must be non-negative, got {seed}", field="seed")
         spec = spec.model_copy(update={"seed": int(seed)})
 
-    def stage(name: str) -> Callable[[int, int], None] | None:
-        return None if progress is None else (lambda d, t: progress(name, d, t))
-
-    if cohort is None:
-        if population is None:
-            population = load_cohort_population(spec, engine=engine, workers=workers,
-                                                progress=stage("population"))
-        cohort = screen(spec, population, engine=engine, workers=workers,
-                        progress=stage("screening"))
+    cohort = screened_cohort(spec, population=population, cohort=cohort, engine=engine,
+                             workers=workers, progress=progress)
     idx, arm = draw_trial(cohort.size, spec, rng(spec.seed, TRIAL_STREAM))
     chosen = cohort.eligible.iloc[idx[arm == 1]].reset_index(drop=True)
     treated = simulate_arm(chosen[list(cohort.parameters().columns)],
@@ -172,7 +165,7 @@ def run_trial(spec: TrialSpec, seed: int | None = None, *,
                            chosen.enrol_day.to_numpy(float),
                            doses_for(spec, chosen, spec.treated.name),
                            follow_up=spec.follow_up_days, engine=engine, workers=workers,
-                           progress=stage("treatment"))
+                           progress=stage_progress(progress, "treatment"))
     values, daily = enrolled_outcomes(cohort, treated, idx, arm)
     endpoints = analyse_endpoints(spec, values, arm, quiet=True)  # recorded in "warnings"
     rows = cohort.eligible.iloc[idx].reset_index(drop=True)
