@@ -211,6 +211,24 @@ def _nice_hi(x: float) -> float:
     return min([n for n in _NICE if n >= x] or [_NICE[-1]])
 
 
+
+def _effect_axis(ax: Any, lo: float, hi: float, ratio: bool, *,
+                 tick_color: str | None = None) -> None:
+    """The effect axis of forest-style plots: log scale with plain ticks for ratio
+    measures, only the bottom spine, no y ticks."""
+    if ratio:
+        ax.set_xscale("log")
+        ticks = _ratio_ticks(lo, hi)
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+    ax.set_xlim(lo, hi)
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.set_yticks([])
+    ax.tick_params(axis="x", labelsize=8, **({"color": tick_color} if tick_color else {}))
+
+
 def _ratio_ticks(lo: float, hi: float) -> list[float]:
     return [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
             if lo <= t <= hi]
@@ -275,17 +293,7 @@ def forest_plot(
         a.set_ylim(0.2, y_top + 0.6)
         a.axis("off")
     ax.set_ylim(0.2, y_top + 0.6)
-    if ratio:
-        ax.set_xscale("log")
-        ticks = _ratio_ticks(lo, hi)
-        ax.set_xticks(ticks)
-        ax.set_xticklabels([f"{t:g}" for t in ticks])
-        ax.minorticks_off()
-    ax.set_xlim(lo, hi)
-    for side in ("left", "right", "top"):
-        ax.spines[side].set_visible(False)
-    ax.set_yticks([])
-    ax.tick_params(axis="x", labelsize=8, color=_INK)
+    _effect_axis(ax, lo, hi, ratio, tick_color=_INK)
     fs = 8.5
     # headers
     hdr = dict(fontsize=fs, fontweight="bold", va="bottom", color=_INK)
@@ -495,17 +503,7 @@ def cumulative_plot(table: DiagnosticTable, path: str | Path | None = None, *,
         a.axis("off")
     ax.set_ylim(0.3, y_top + 0.6)
     lo, hi = _xlimits(df[["ci_low", "ci_high"]].to_numpy(float).ravel(), ratio, None)
-    if ratio:
-        ax.set_xscale("log")
-        ticks = _ratio_ticks(lo, hi)
-        ax.set_xticks(ticks)
-        ax.set_xticklabels([f"{t:g}" for t in ticks])
-        ax.minorticks_off()
-    ax.set_xlim(lo, hi)
-    for side in ("left", "right", "top"):
-        ax.spines[side].set_visible(False)
-    ax.set_yticks([])
-    ax.tick_params(axis="x", labelsize=8)
+    _effect_axis(ax, lo, hi, ratio)
     ax.axvline(null, color="#777777", lw=0.8, zorder=0)
     fs = 8.5
     hdr = dict(fontsize=fs, fontweight="bold", va="bottom")
