@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from mscsim.model import Model, load_model
-from mscsim.report import first_day_below
 from mscsim.simulate import Regimen, SimulationResult, output_times, simulate
 
 REFERENCE = "reference-severe"
@@ -33,5 +32,3 @@ def treated(model: Model, dose_day: float) -> SimulationResult:
     return simulate(model, patient=REFERENCE, times=output_times(60, 4),
                     regimen=Regimen.of([(dose_day, 1e6)]))
 
-
-__all__ = ["first_day_below"]

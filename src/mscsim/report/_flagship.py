@@ -16,10 +16,15 @@ from mscsim.simulate import Regimen, SimulationResult, output_times, simulate
 REFERENCE_PATIENT = "reference-severe"
 
 
-def first_day_below(result: SimulationResult, column: str, threshold: float) -> float | None:
-    """First output time at which ``column`` is below ``threshold`` (None if never)."""
-    below = result.table[column].to_numpy() < threshold
-    return float(result.table["time_days"].to_numpy()[below][0]) if below.any() else None
+def first_day_below(result: SimulationResult, column: str, threshold: float, *,
+                    whole_days: bool = False) -> float | None:
+    """First output time (only whole days if ``whole_days``) at which ``column`` is below
+    ``threshold``; None if never."""
+    table = result.table
+    if whole_days:
+        table = table[table["time_days"] % 1 == 0]
+    below = table[column].to_numpy() < threshold
+    return float(table["time_days"].to_numpy()[below][0]) if below.any() else None
 
 
 def _summary(result: SimulationResult) -> dict[str, float]:
@@ -46,8 +51,7 @@ def flagship_report(folder: str | Path, *, dose_cells_per_kg: float = 1e6,
     model = load_model()
     times = output_times(days, points_per_day=4)
     untreated = simulate(model, patient=REFERENCE_PATIENT, times=times)
-    dose_day = first_day_below(simulate(model, patient=REFERENCE_PATIENT, days=days),
-                               "pf_ratio_mmhg", 300.0)
+    dose_day = first_day_below(untreated, "pf_ratio_mmhg", 300.0, whole_days=True)
     if dose_day is None:
         raise RuntimeError("the reference patient never reaches P/F < 300")
     regimen = Regimen.of([(dose_day, dose_cells_per_kg)])
