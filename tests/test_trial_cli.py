@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
+from mscsim._io import read_parquet
 from mscsim.cli import main
 from tests._trial_helpers import BASE_SPEC, population_folder, toml_text
 
@@ -62,7 +62,7 @@ def test_run_power_report(spec_file: Path, tmp_path: Path) -> None:
         assert set(summary["arms"][arm]["deaths"]) == {"14", "28"}
     for result in summary["endpoints"].values():
         assert {"estimate", "ci_low", "ci_high", "p_value"} <= set(result)
-    patients = pd.read_parquet(out / "patients.parquet")
+    patients = read_parquet(out / "patients.parquet")
     assert len(patients) == 8 and set(patients.arm) == {"msc", "placebo"}
     main(["trial", "power", str(spec_file), "--replicates", "50", "--target-power", "0.8",
           "-o", str(out), "--engine", "serial", "--quiet"])

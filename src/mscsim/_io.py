@@ -9,6 +9,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
+import pyarrow.parquet as pq
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -79,3 +82,14 @@ def atomic_folder(folder: str | Path, *, overwrite: bool = False) -> Iterator[Pa
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def read_parquet(path: str | Path) -> pd.DataFrame:
+    """Read a Parquet file into a DataFrame.
+
+    pyarrow is handed the path, not an open Python file: ``pandas.read_parquet`` passes a
+    file object, and with pyarrow 26 that left a reader thread alive at interpreter exit,
+    which aborted about one process in three ("terminate called without an active
+    exception"; apache/arrow#50482 describes the same teardown fault).
+    """
+    return pq.read_table(str(path)).to_pandas()

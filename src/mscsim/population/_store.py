@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
-
 from mscsim._errors import InputError
-from mscsim._io import atomic_folder
+from mscsim._io import atomic_folder, read_parquet
 from mscsim.population._generate import Population
 
 PATIENTS_FILE, MANIFEST_FILE = "patients.parquet", "manifest.json"
@@ -55,7 +53,7 @@ def read_population(folder: str | Path) -> Population:
         raise InputError("manifest is not an mscsim population manifest", file=manifest_path,
                          field="kind")
     try:
-        patients = pd.read_parquet(patients_path)
+        patients = read_parquet(patients_path)
     except Exception as err:  # pyarrow raises several types for damaged files
         raise InputError(f"cannot read patients table: {' '.join(str(err).split())}",
                          file=patients_path) from None

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mscsim._errors import InputError  # noqa: E402
-from mscsim._io import write_text_atomic  # noqa: E402
+from mscsim._io import read_parquet, write_text_atomic  # noqa: E402
 from mscsim.trial._run import (  # noqa: E402
     PATIENTS_FILE,
     SPEC_FILE,
@@ -263,8 +263,8 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
             from None
     if has_run:
         summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
-        patients = pd.read_parquet(folder / PATIENTS_FILE)
-        trajectories = pd.read_parquet(folder / TRAJECTORIES_FILE)
+        patients = read_parquet(folder / PATIENTS_FILE)
+        trajectories = read_parquet(folder / TRAJECTORIES_FILE)
         parts.append("<h2>Flow of patients (CONSORT-style)</h2>" + _consort(summary))
         deaths = [[a, v["n"], ", ".join(f"day {d}: {c}" for d, c in v["deaths"].items())]
                   for a, v in summary["arms"].items()]
@@ -275,7 +275,7 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
                          f"{data}'>")
     if has_power:
         power = json.loads((folder / POWER_FILE).read_text(encoding="utf-8"))
-        reps = pd.read_parquet(folder / REPLICATES_FILE) if (
+        reps = read_parquet(folder / REPLICATES_FILE) if (
             folder / REPLICATES_FILE).is_file() else None
         keys = ["replicates", "primary_endpoint", "measure", "sample_size", "power",
                 "power_mc_se", "type_i_error", "type_i_error_mc_se", "effect_median",
