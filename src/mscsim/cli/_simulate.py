@@ -53,7 +53,7 @@ def simulate(
                                        "after infection"),
     days: float = typer.Option(28.0, "--days", help="horizon, days after infection"),
     points_per_day: int = typer.Option(1, "--points-per-day", help="output resolution"),
-    backend: str = typer.Option(DEFAULT_BACKEND, "--backend", help="roadrunner or scipy"),
+    backend: str = typer.Option(DEFAULT_BACKEND, "--backend", help="roadrunner, scipy or compiled"),
     plot: Path | None = typer.Option(None, "--plot", help="also write a PNG of the course"),
     model_file: Path | None = typer.Option(None, "--model", help="simulate another model: an "
                                            "SBML (.xml, .sbml) or Antimony (.ant, .txt) file"),

@@ -5,6 +5,9 @@ what the scipy back end integrates, so it is an implementation independent of li
 Supported: rate rules, assignment rules, initial assignments, constant parameters, function
 definitions and the MathML operators used by rule-based models. Species, reactions, events
 and algebraic rules are reported as unsupported with a clear error.
+
+:func:`symbolic_sbml` walks the same parse trees into sympy expressions instead, for the
+compiled back end's code generation and symbolic Jacobian.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import libsbml
 import numpy as np
@@ -236,12 +240,22 @@ class CompiledSBML:
         return np.array([env[s] for s in self.state_ids])
 
 
-def compile_sbml(sbml: str) -> CompiledSBML:
-    """Compile an SBML document (a string) into :class:`CompiledSBML`.
+@dataclass
+class _ParsedSBML:
+    """The mathematics of a rule-based SBML model, as libsbml parse trees."""
 
-    Raises:
-        ModelError: the document cannot be read or uses unsupported features.
-    """
+    functions: dict[str, tuple[list[str], libsbml.ASTNode]]
+    rate_rules: dict[str, libsbml.ASTNode]
+    assignment_rules: dict[str, libsbml.ASTNode]
+    rule_order: list[str]
+    initial_math: dict[str, libsbml.ASTNode]
+    initial_order: list[str]
+    constants: dict[str, float]
+    state_defaults: dict[str, float]
+    document: libsbml.SBMLDocument  # owns the parse trees above; keep it alive
+
+
+def _parse(sbml: str) -> _ParsedSBML:
     doc = libsbml.readSBMLFromString(sbml)
     if doc.getNumErrors(libsbml.LIBSBML_SEV_ERROR) + doc.getNumErrors(libsbml.LIBSBML_SEV_FATAL):
         raise ModelError(f"SBML cannot be read: {doc.getError(0).getMessage().strip()}")
@@ -251,8 +265,9 @@ def compile_sbml(sbml: str) -> CompiledSBML:
     for what, count in (("species", model.getNumSpecies()), ("reactions", model.getNumReactions()),
                         ("events", model.getNumEvents())):
         if count:
-            raise ModelError(f"the scipy back end supports rule-based models only; this model "
-                             f"has {count} {what}", hint="use the roadrunner back end")
+            raise ModelError(f"the scipy and compiled back ends support rule-based models "
+                             f"only; this model has {count} {what}",
+                             hint="use the roadrunner back end")
 
     functions = {}
     for fd in model.getListOfFunctionDefinitions():
@@ -267,28 +282,210 @@ def compile_sbml(sbml: str) -> CompiledSBML:
         elif rule.isAssignment():
             assignment_rules[rule.getVariable()] = rule.getMath()
         else:
-            raise ModelError("algebraic rules are not supported by the scipy back end")
+            raise ModelError("algebraic rules are not supported by the scipy and compiled "
+                             "back ends", hint="use the roadrunner back end")
 
-    state_ids = tuple(rate_rules)
     constants = {p.getId(): float(p.getValue()) for p in model.getListOfParameters()
                  if p.getId() not in rate_rules and p.getId() not in assignment_rules}
     state_defaults = {p.getId(): float(p.getValue()) for p in model.getListOfParameters()
                       if p.getId() in rate_rules}
     for c in model.getListOfCompartments():
         constants[c.getId()] = float(c.getSize())
-
-    def compiler(where: str) -> _Compiler:
-        return _Compiler(functions, where)
-
     order = _topological({k: _names(v) for k, v in assignment_rules.items()}, "assignment rules")
-    rules = [(name, compiler(f"assignment rule '{name}'").compile(assignment_rules[name]))
-             for name in order]
-    rates = [compiler(f"rate rule '{s}'").compile(rate_rules[s]) for s in state_ids]
     initial_math = {ia.getSymbol(): ia.getMath() for ia in model.getListOfInitialAssignments()}
     init_order = _topological({k: _names(v) for k, v in initial_math.items()},
                               "initial assignments")
-    initial = [(name, compiler(f"initial assignment of '{name}'").compile(initial_math[name]))
-               for name in init_order]
-    return CompiledSBML(state_ids=state_ids, parameter_defaults=constants, _rates=rates,
-                        _rules=rules, _initial=initial, _state_defaults=state_defaults,
-                        rule_ids=tuple(order))
+    return _ParsedSBML(functions=functions, rate_rules=rate_rules,
+                       assignment_rules=assignment_rules, rule_order=order,
+                       initial_math=initial_math, initial_order=init_order, constants=constants,
+                       state_defaults=state_defaults, document=doc)
+
+
+def compile_sbml(sbml: str) -> CompiledSBML:
+    """Compile an SBML document (a string) into :class:`CompiledSBML`.
+
+    Raises:
+        ModelError: the document cannot be read or uses unsupported features.
+    """
+    parsed = _parse(sbml)
+
+    def compiler(where: str) -> _Compiler:
+        return _Compiler(parsed.functions, where)
+
+    state_ids = tuple(parsed.rate_rules)
+    rules = [(name, compiler(f"assignment rule '{name}'").compile(parsed.assignment_rules[name]))
+             for name in parsed.rule_order]
+    rates = [compiler(f"rate rule '{s}'").compile(parsed.rate_rules[s]) for s in state_ids]
+    initial = [(name, compiler(f"initial assignment of '{name}'").compile(
+        parsed.initial_math[name])) for name in parsed.initial_order]
+    return CompiledSBML(state_ids=state_ids, parameter_defaults=parsed.constants, _rates=rates,
+                        _rules=rules, _initial=initial, _state_defaults=parsed.state_defaults,
+                        rule_ids=tuple(parsed.rule_order))
+
+
+# ---------------------------------------------------------------- symbolic form (sympy)
+@dataclass
+class SymbolicSBML:
+    """The model's mathematics as sympy expressions, for code generation and differentiation.
+
+    Built by walking libsbml's parse trees (no text is parsed or evaluated). Every SBML
+    identifier is a ``sympy.Symbol`` of the same name; time is :attr:`time`. Rates and rules
+    refer to rule variables by symbol (not expanded), so a generator can compute each rule once.
+
+    Attributes:
+        state_ids: variables with a rate rule, in SBML order.
+        parameter_defaults: constant parameters and compartment sizes with their values.
+        state_defaults: declared values of the states (before initial assignments).
+        rates: time derivative of each state.
+        rules: ``(variable, expression)`` of every assignment rule, in dependency order.
+        initial: ``(variable, expression)`` of every initial assignment, in dependency order.
+    """
+
+    time: Any
+    state_ids: tuple[str, ...]
+    parameter_defaults: dict[str, float]
+    state_defaults: dict[str, float]
+    rates: tuple[Any, ...]
+    rules: tuple[tuple[str, Any], ...]
+    initial: tuple[tuple[str, Any], ...]
+
+
+class _Symbolic:
+    """libsbml AST -> sympy expression, one node type at a time."""
+
+    def __init__(self, functions: Mapping[str, tuple[list[str], libsbml.ASTNode]],
+                 time: Any, where: str) -> None:
+        import sympy
+
+        self._sp = sympy
+        self._functions = functions
+        self._time = time
+        self._where = where
+        self._unary: dict[int, Callable[[Any], Any]] = {
+            libsbml.AST_FUNCTION_EXP: sympy.exp, libsbml.AST_FUNCTION_LN: sympy.log,
+            libsbml.AST_FUNCTION_ABS: sympy.Abs, libsbml.AST_FUNCTION_FLOOR: sympy.floor,
+            libsbml.AST_FUNCTION_CEILING: sympy.ceiling, libsbml.AST_FUNCTION_SIN: sympy.sin,
+            libsbml.AST_FUNCTION_COS: sympy.cos, libsbml.AST_FUNCTION_TAN: sympy.tan,
+            libsbml.AST_FUNCTION_TANH: sympy.tanh,
+        }
+        self._relations: dict[int, Callable[[Any, Any], Any]] = {
+            libsbml.AST_RELATIONAL_LT: sympy.Lt, libsbml.AST_RELATIONAL_LEQ: sympy.Le,
+            libsbml.AST_RELATIONAL_GT: sympy.Gt, libsbml.AST_RELATIONAL_GEQ: sympy.Ge,
+            libsbml.AST_RELATIONAL_EQ: sympy.Eq, libsbml.AST_RELATIONAL_NEQ: sympy.Ne,
+        }
+
+    def _is_truth(self, x: Any) -> bool:
+        # not sympy's Boolean: a Symbol is one too
+        sp = self._sp
+        return isinstance(x, sp.core.relational.Relational | sp.logic.boolalg.BooleanFunction
+                          | sp.logic.boolalg.BooleanAtom)
+
+    def number(self, x: Any) -> Any:
+        """A truth value used as a number is 1 or 0 (as in the interpreter above)."""
+        sp = self._sp
+        if self._is_truth(x):
+            return sp.Piecewise((sp.Integer(1), x), (sp.Integer(0), True))
+        return x
+
+    def condition(self, x: Any) -> Any:
+        """A number used as a truth value is true when non-zero."""
+        return x if self._is_truth(x) else self._sp.Ne(x, 0)
+
+    def translate(self, node: libsbml.ASTNode,  # noqa: C901 - one dispatch table
+                  bound: Mapping[str, Any] | None = None) -> Any:
+        sp = self._sp
+        bound = bound or {}
+        kind = node.getType()
+        if kind == libsbml.AST_FUNCTION:
+            return self._call(node, bound)
+        kids = [self.translate(node.getChild(i), bound) for i in range(node.getNumChildren())]
+        nums = [self.number(k) for k in kids]
+        if kind == libsbml.AST_INTEGER:
+            return sp.Integer(node.getInteger())
+        if kind in (libsbml.AST_REAL, libsbml.AST_REAL_E, libsbml.AST_RATIONAL):
+            return sp.Float(float(node.getReal()))
+        if kind == libsbml.AST_NAME:
+            name = node.getName()
+            return bound[name] if name in bound else sp.Symbol(name)
+        if kind == libsbml.AST_NAME_TIME:
+            return self._time
+        constants = {libsbml.AST_CONSTANT_E: sp.E, libsbml.AST_CONSTANT_PI: sp.pi,
+                     libsbml.AST_CONSTANT_TRUE: sp.true, libsbml.AST_CONSTANT_FALSE: sp.false}
+        if kind in constants:
+            return constants[kind]
+        if kind == libsbml.AST_PLUS:
+            return sp.Add(*nums) if nums else sp.Integer(0)
+        if kind == libsbml.AST_MINUS:
+            return -nums[0] if len(nums) == 1 else nums[0] - nums[1]
+        if kind == libsbml.AST_TIMES:
+            return sp.Mul(*nums) if nums else sp.Integer(1)
+        if kind == libsbml.AST_DIVIDE:
+            return nums[0] / nums[1]
+        if kind in (libsbml.AST_POWER, libsbml.AST_FUNCTION_POWER):
+            return sp.Pow(nums[0], nums[1])
+        if kind in self._unary:
+            return self._unary[kind](nums[0])
+        if kind == libsbml.AST_FUNCTION_LOG:
+            return sp.log(nums[0], 10) if len(nums) == 1 else sp.log(nums[1], nums[0])
+        if kind == libsbml.AST_FUNCTION_ROOT:
+            return sp.sqrt(nums[0]) if len(nums) == 1 else sp.Pow(nums[1], 1 / nums[0])
+        if kind == libsbml.AST_FUNCTION_MAX:
+            return sp.Max(*nums)
+        if kind == libsbml.AST_FUNCTION_MIN:
+            return sp.Min(*nums)
+        if kind in self._relations:
+            relation = self._relations[kind]
+            pairs = [relation(a, b) for a, b in zip(nums, nums[1:], strict=False)]
+            return sp.And(*pairs)
+        if kind == libsbml.AST_LOGICAL_AND:
+            return sp.And(*(self.condition(k) for k in kids))
+        if kind == libsbml.AST_LOGICAL_OR:
+            return sp.Or(*(self.condition(k) for k in kids))
+        if kind == libsbml.AST_LOGICAL_NOT:
+            return sp.Not(self.condition(kids[0]))
+        if kind == libsbml.AST_FUNCTION_PIECEWISE:
+            pieces = [(self.number(kids[i]), self.condition(kids[i + 1]))
+                      for i in range(0, len(kids) - 1, 2)]
+            otherwise = self.number(kids[-1]) if len(kids) % 2 == 1 else sp.nan
+            return sp.Piecewise(*pieces, (otherwise, True))
+        raise ModelError(f"unsupported MathML construct '{node.getName() or kind}' in "
+                         f"{self._where}", hint="the compiled back end supports rule-based "
+                         "models")
+
+    def _call(self, node: libsbml.ASTNode, bound: Mapping[str, Any]) -> Any:
+        name = node.getName()
+        if name not in self._functions:
+            raise ModelError(f"call of undefined function '{name}' in {self._where}")
+        params, body = self._functions[name]
+        if node.getNumChildren() != len(params):
+            raise ModelError(f"function '{name}' takes {len(params)} arguments, got "
+                             f"{node.getNumChildren()} in {self._where}")
+        args = [self.number(self.translate(node.getChild(i), bound))
+                for i in range(node.getNumChildren())]
+        return self.translate(body, dict(zip(params, args, strict=True)))
+
+
+def symbolic_sbml(sbml: str) -> SymbolicSBML:
+    """The mathematics of an SBML document (a string) as sympy expressions.
+
+    Raises:
+        ModelError: the document cannot be read or uses unsupported features.
+    """
+    import sympy
+
+    parsed = _parse(sbml)
+    time = sympy.Symbol(TIME)
+
+    def expr(node: libsbml.ASTNode, where: str) -> Any:
+        translator = _Symbolic(parsed.functions, time, where)
+        return translator.number(translator.translate(node))
+
+    state_ids = tuple(parsed.rate_rules)
+    return SymbolicSBML(
+        time=time, state_ids=state_ids, parameter_defaults=dict(parsed.constants),
+        state_defaults=dict(parsed.state_defaults),
+        rates=tuple(expr(parsed.rate_rules[s], f"rate rule '{s}'") for s in state_ids),
+        rules=tuple((n, expr(parsed.assignment_rules[n], f"assignment rule '{n}'"))
+                    for n in parsed.rule_order),
+        initial=tuple((n, expr(parsed.initial_math[n], f"initial assignment of '{n}'"))
+                      for n in parsed.initial_order))

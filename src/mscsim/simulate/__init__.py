@@ -1,6 +1,6 @@
 """Running models: regimens, back ends (registry), single and batched simulation."""
 
-from mscsim.simulate import _roadrunner, _scipy  # noqa: F401  (register the back ends)
+from mscsim.simulate import _compiled, _roadrunner, _scipy  # noqa: F401  (register the back ends)
 from mscsim.simulate._backends import (
     BACKENDS,
     DEFAULT_BACKEND,

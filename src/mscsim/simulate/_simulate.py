@@ -151,7 +151,7 @@ def simulate(model: Model | None = None, *, parameters: Mapping[str, float] | No
         days: horizon in days, used when ``times`` is not given (daily output).
         times: output times in days.
         outputs: observables or states to report (default: every canonical observable).
-        backend: a registered back end (``roadrunner`` or ``scipy``).
+        backend: a registered back end (``roadrunner``, ``scipy`` or ``compiled``).
         options: solver tolerances.
 
     Returns:
