@@ -160,9 +160,10 @@ def test_malformed_population_folder(small_population, tmp_path, damage, message
     elif damage == "wrong_kind":
         manifest.write_text(json.dumps({"kind": "other"}))
     elif damage == "corrupt_parquet":
-        (folder / "patients.parquet").write_bytes(b"not parquet")
+        (folder / "chunks" / "chunk-000000.parquet").write_bytes(b"not parquet")
     elif damage == "missing_column":
-        small_population.patients.drop(columns="age").to_parquet(folder / "patients.parquet")
+        small_population.patients.drop(columns="age").to_parquet(
+            folder / "chunks" / "chunk-000000.parquet")
     elif damage == "wrong_n":
         data = json.loads(manifest.read_text())
         data["n"] = 3

@@ -67,3 +67,7 @@ class ModelError(InputError):
 
 class SimulationError(MscsimError):
     """A single-patient simulation failed (batched calls return a status instead)."""
+
+
+class WorkerLostError(MscsimError):
+    """A task's worker process died more often than the engine's ``retries`` allow."""

@@ -6,11 +6,15 @@ from pathlib import Path
 
 import typer
 
-from mscsim.cli._progress import progress_printer
-from mscsim.engine import DEFAULT_ENGINE
+from mscsim.cli._progress import progress_bars
+from mscsim.engine import DEFAULT_ENGINE, get_engine
 
 app = typer.Typer(help="Virtual trials: run one, replicate it (power), export the spec schema.",
                   no_args_is_help=True)
+
+ENGINE_HELP = "serial, process or dask"
+SCHEDULER_HELP = "address of an existing Dask scheduler"
+CHUNK_HELP = "patients per task (default: 250 per simulated arm, 1000 per generated population)"
 
 
 @app.command("run")
@@ -18,8 +22,10 @@ def run(
     spec_file: Path = typer.Argument(..., metavar="SPEC", help="trial spec (TOML)"),
     output: Path = typer.Option(..., "-o", "--output", help="trial folder to write"),
     seed: int | None = typer.Option(None, "--seed", help="override the spec's trial seed"),
-    engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help="serial or process"),
+    engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help=ENGINE_HELP),
     workers: int | None = typer.Option(None, "--workers", help="worker processes"),
+    chunk_size: int | None = typer.Option(None, "--chunk-size", help=CHUNK_HELP),
+    scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing folder"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress output"),
 ) -> None:
@@ -29,7 +35,9 @@ def run(
 
     spec = load_spec(spec_file)
     check_output_folder(output, overwrite=overwrite)
-    result = run_trial(spec, seed, engine=engine, workers=workers, progress=progress_printer(quiet))
+    pool = get_engine(engine, workers, scheduler, chunk_size=chunk_size)
+    with pool, progress_bars(quiet) as bars:
+        result = run_trial(spec, seed, engine=pool, progress=bars)
     write_trial(result, output, overwrite=overwrite)
     if not quiet:
         typer.echo(f"wrote {output} ({len(result.patients)} patients randomised)", err=True)
@@ -45,8 +53,10 @@ def power(
     method: str = typer.Option("pool", "--method", help="pool (potential outcomes) or "
                                "resimulate (slow check)"),
     seed: int | None = typer.Option(None, "--seed", help="override the spec's trial seed"),
-    engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help="serial or process"),
+    engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help=ENGINE_HELP),
     workers: int | None = typer.Option(None, "--workers", help="worker processes"),
+    chunk_size: int | None = typer.Option(None, "--chunk-size", help=CHUNK_HELP),
+    scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
     quiet: bool = typer.Option(False, "--quiet", help="no progress output"),
 ) -> None:
     """Replicate the trial: power, type I error, effect distribution, sample size."""
@@ -61,8 +71,10 @@ def power(
         spec = spec.model_copy(update={"seed": seed})
     if output.exists() and not output.is_dir():
         raise InputError("output path exists and is not a folder", file=output)
-    result = power_analysis(spec, replicates, target_power=target_power, method=method,
-                            engine=engine, workers=workers, progress=progress_printer(quiet))
+    pool = get_engine(engine, workers, scheduler, chunk_size=chunk_size)
+    with pool, progress_bars(quiet) as bars:
+        result = power_analysis(spec, replicates, target_power=target_power, method=method,
+                                engine=pool, progress=bars)
     write_power(result, output)
     if not quiet:
         d = result.to_dict()

@@ -5,12 +5,14 @@ from mscsim.engine._engine import (
     ENGINES,
     DaskEngine,
     Engine,
+    EngineLike,
     ProcessEngine,
     SerialEngine,
+    WorkerLostError,
     chunk_ranges,
     get_engine,
     register_engine,
 )
 
-__all__ = ["DEFAULT_ENGINE", "ENGINES", "DaskEngine", "Engine", "ProcessEngine", "SerialEngine",
-           "chunk_ranges", "get_engine", "register_engine"]
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "DaskEngine", "Engine", "EngineLike", "ProcessEngine",
+           "SerialEngine", "WorkerLostError", "chunk_ranges", "get_engine", "register_engine"]

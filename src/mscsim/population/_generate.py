@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -10,7 +10,7 @@ import pandas as pd
 
 from mscsim import __version__
 from mscsim._errors import InputError
-from mscsim.engine import chunk_ranges, get_engine
+from mscsim.engine import EngineLike, chunk_ranges, get_engine
 from mscsim.model import load_model
 from mscsim.population._course import COURSE_OUTPUTS, clinical_course
 from mscsim.population._sampling import (
@@ -117,12 +117,66 @@ def _chunk(task: tuple[int, int, int, dict[str, float], GenerationOptions]) -> p
     return pd.DataFrame(rows)
 
 
+def population_manifest(n: int, seed: int, options: GenerationOptions,
+                        calibration: Calibration) -> dict[str, object]:
+    """What made a population: size, seed, options, calibration, model and versions."""
+    model = load_model()
+    return {
+        "kind": "mscsim.population",
+        "n": int(n),
+        "seed": int(seed),
+        "options": asdict(options),
+        "calibration": dict(asdict(calibration)),
+        "model": model.name,
+        "model_sha256": model.hash,
+        "mscsim_version": __version__,
+        "parameter_columns": list(PARAMETER_COLUMNS),
+        "plausible_ranges": {k: list(v) for k, v in PLAUSIBLE.items()},
+        "represents": "infections (not confirmed cases): every patient is infected at day 0",
+    }
+
+
+def check_size_and_seed(n: object, seed: object) -> None:
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0:
+        raise InputError(f"n must be a positive integer, got {n!r}", field="n")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}", field="seed")
+
+
+def population_chunks(n: int, seed: int, *, options: GenerationOptions | None = None,
+                      calibration: Calibration | None = None, engine: EngineLike = "process",
+                      workers: int | None = None, chunk_size: int = 1000,
+                      scheduler: str | None = None, skip: Collection[int] = ()
+                      ) -> Iterator[tuple[int, pd.DataFrame]]:
+    """Generate a population chunk by chunk: yield ``(chunk index, patients)`` as chunks
+    finish (in any order), leaving out the chunk indices in ``skip``.
+
+    Chunk ``k`` holds patients ``k * chunk_size`` to ``(k + 1) * chunk_size - 1`` (an
+    :class:`~mscsim.engine.Engine` with its own ``chunk_size`` overrides ``chunk_size``).
+
+    Raises:
+        InputError: ``n <= 0``, a negative seed, a bad chunk size or engine.
+    """
+    check_size_and_seed(n, seed)
+    pool = get_engine(engine, workers, scheduler)
+    size = pool.chunk_size or chunk_size
+    options = options or GenerationOptions()
+    calibration = calibration or Calibration.load()
+    values = dict(asdict(calibration))
+    ranges, skipped = chunk_ranges(int(n), size), set(skip)
+    chunks = [k for k in range(len(ranges)) if k not in skipped]
+    tasks = [(ranges[k][0], ranges[k][1], int(seed), values, options) for k in chunks]
+    for position, part in pool.imap_unordered(_chunk, tasks):
+        yield chunks[position], part
+
+
 def generate_population(n: int, seed: int, *, options: GenerationOptions | None = None,
-                        calibration: Calibration | None = None, engine: str = "process",
+                        calibration: Calibration | None = None, engine: EngineLike = "process",
                         workers: int | None = None, chunk_size: int = 1000,
                         scheduler: str | None = None,
                         progress: Callable[[int, int], None] | None = None) -> Population:
-    """Generate ``n`` virtual infected patients.
+    """Generate ``n`` virtual infected patients, in memory (for a population too large to
+    hold, stream it to a folder with :func:`mscsim.population.generate_population_folder`).
 
     Each patient's covariates, random effects and death threshold are drawn from
     ``SeedSequence(seed, spawn_key=(patient, stream, attempt))``, so the result is identical
@@ -136,35 +190,18 @@ def generate_population(n: int, seed: int, *, options: GenerationOptions | None 
     Raises:
         InputError: ``n <= 0``, a negative seed, a bad chunk size or engine.
     """
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0:
-        raise InputError(f"n must be a positive integer, got {n!r}", field="n")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise InputError(f"seed must be a non-negative integer, got {seed!r}", field="seed")
+    check_size_and_seed(n, seed)
     options = options or GenerationOptions()
     calibration = calibration or Calibration.load()
-    values = {k: v for k, v in asdict(calibration).items()}
-    tasks = [(start, stop, int(seed), values, options)
-             for start, stop in chunk_ranges(int(n), chunk_size)]
-    pool = get_engine(engine, workers, scheduler)
-    parts, done = [], 0
-    for part in pool.map(_chunk, tasks):
-        parts.append(part)
+    parts: dict[int, pd.DataFrame] = {}
+    done = 0
+    for index, part in population_chunks(n, seed, options=options, calibration=calibration,
+                                         engine=engine, workers=workers,
+                                         chunk_size=chunk_size, scheduler=scheduler):
+        parts[index] = part
         done += len(part)
         if progress:
             progress(done, int(n))
-    patients = pd.concat(parts, ignore_index=True)
-    model = load_model()
-    manifest = {
-        "kind": "mscsim.population",
-        "n": int(n),
-        "seed": int(seed),
-        "options": asdict(options),
-        "calibration": values,
-        "model": model.name,
-        "model_sha256": model.hash,
-        "mscsim_version": __version__,
-        "parameter_columns": list(PARAMETER_COLUMNS),
-        "plausible_ranges": {k: list(v) for k, v in PLAUSIBLE.items()},
-        "represents": "infections (not confirmed cases): every patient is infected at day 0",
-    }
-    return Population(patients=patients, manifest=manifest)
+    patients = pd.concat([parts[k] for k in sorted(parts)], ignore_index=True)
+    return Population(patients=patients,
+                      manifest=population_manifest(n, seed, options, calibration))

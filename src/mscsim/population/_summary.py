@@ -9,6 +9,11 @@ from mscsim.population._generate import Population
 AGE_BANDS = tuple((f"{a}-{a + 9}", a, a + 10) for a in range(0, 80, 10)) + (("80+", 80, 200),)
 IL6_MILD_RANGE = (3.7, 37.8)     # Herold 2020 via Jenner 2021: mild patients
 IL6_SEVERE_RANGE = (27.0, 277.0)  # Herold 2020 via Jenner 2021: ventilated patients
+#: the patient columns :func:`summarise` and the population report read (a large population
+#: folder is read with these columns only)
+COLUMNS = ("patient", "status", "age", "hospitalised", "ventilated", "died", "death_probability",
+           "symptom_onset_day", "admission_day", "peak_viral_load_log10", "peak_viral_load_day",
+           "lymphopenia_at_admission", "peak_il6_pg_ml")
 
 
 def _median(values: np.ndarray) -> float | None:

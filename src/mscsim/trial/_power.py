@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from mscsim._errors import InputError
+from mscsim.engine import EngineLike
 from mscsim.population import Population
 from mscsim.trial._analysis import ANALYSERS, BatchEstimates, analyse_batch
 from mscsim.trial._endpoints import get_endpoint
@@ -64,7 +65,7 @@ class Pool:
 
 
 def build_pool(spec: TrialSpec, *, population: Population | None = None,
-               cohort: Cohort | None = None, engine: str = "process",
+               cohort: Cohort | None = None, engine: EngineLike = "process",
                workers: int | None = None,
                progress: Callable[[str, int, int], None] | None = None) -> Pool:
     """Screen the cohort and simulate every eligible patient under the MSC arm."""
@@ -199,7 +200,7 @@ class PowerResult:
 
 
 def _resimulate(spec: TrialSpec, cohort: Cohort, idx: np.ndarray, arm: np.ndarray,
-                null: bool, engine: str, workers: int | None) -> tuple[pd.DataFrame,
+                null: bool, engine: EngineLike, workers: int | None) -> tuple[pd.DataFrame,
                                                                       pd.DataFrame]:
     """Simulate each sampled patient afresh in its assigned arm; return per-arm frames laid
     out so that :func:`replicate_data` with ``idx = arange`` reads them."""
@@ -215,7 +216,7 @@ def _resimulate(spec: TrialSpec, cohort: Cohort, idx: np.ndarray, arm: np.ndarra
 
 def power_analysis(spec: TrialSpec, replicates: int, *, target_power: float | None = None,
                    pool: Pool | None = None, population: Population | None = None,
-                   method: str = "pool", engine: str = "process", workers: int | None = None,
+                   method: str = "pool", engine: EngineLike = "process", workers: int | None = None,
                    max_n: int | None = None,
                    progress: Callable[[str, int, int], None] | None = None) -> PowerResult:
     """Power, type I error and effect distribution of ``spec``'s primary endpoint.

@@ -16,6 +16,7 @@ import pandas as pd
 from mscsim import __version__
 from mscsim._errors import InputError
 from mscsim._io import atomic_folder
+from mscsim.engine import EngineLike
 from mscsim.population import Population
 from mscsim.trial._analysis import AnalysisOptions, analyse
 from mscsim.trial._endpoints import get_endpoint
@@ -138,7 +139,7 @@ def enrolled_outcomes(cohort: Cohort, treated: ArmOutcomes, idx: np.ndarray,
 
 def run_trial(spec: TrialSpec, seed: int | None = None, *,
               population: Population | None = None, cohort: Cohort | None = None,
-              engine: str = "process", workers: int | None = None,
+              engine: EngineLike = "process", workers: int | None = None,
               progress: Callable[[str, int, int], None] | None = None) -> TrialResult:
     """Simulate one trial of ``spec``.
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mscsim.engine import chunk_ranges, get_engine
+from mscsim.engine import EngineLike, chunk_ranges, get_engine
 from mscsim.model import load_model
 from mscsim.population._course import death_time
 from mscsim.simulate import Regimen, output_times, simulate_batch
@@ -155,7 +155,7 @@ def horizon_for(enrol_days: np.ndarray, follow_up: float) -> float:
 
 def simulate_arm(parameters: pd.DataFrame, thresholds: np.ndarray, enrol_days: np.ndarray,
                  doses: Sequence[Sequence[tuple[float, float]]], *, follow_up: float,
-                 horizon: float | None = None, null: bool = False, engine: str = "process",
+                 horizon: float | None = None, null: bool = False, engine: EngineLike = "process",
                  workers: int | None = None, chunk_size: int = 250,
                  progress: Callable[[int, int], None] | None = None) -> ArmOutcomes:
     """Simulate patients under one arm and reduce each course to its outcomes.
@@ -169,6 +169,7 @@ def simulate_arm(parameters: pd.DataFrame, thresholds: np.ndarray, enrol_days: n
         null: zero MSC potency (:data:`NULL_POTENCY`).
     """
     n = len(parameters)
+    pool = get_engine(engine, workers)
     enrol_days = np.asarray(enrol_days, dtype=float)
     thresholds = np.asarray(thresholds, dtype=float)
     horizon = horizon if horizon is not None else horizon_for(enrol_days, follow_up)
@@ -178,9 +179,9 @@ def simulate_arm(parameters: pd.DataFrame, thresholds: np.ndarray, enrol_days: n
         records = [{**r, **NULL_POTENCY} for r in records]
     tasks = [_Task(records[a:b], thresholds[a:b], enrol_days[a:b],
                    [list(d) for d in doses[a:b]], horizon, follow_up)
-             for a, b in chunk_ranges(n, chunk_size)]
+             for a, b in chunk_ranges(n, pool.chunk_size or chunk_size)]
     parts, done = [], 0
-    for part in get_engine(engine, workers).map(_run_chunk, tasks):
+    for part in pool.map(_run_chunk, tasks):
         parts.append(part)
         done += len(part.values)
         if progress:
