@@ -2,29 +2,50 @@
 
 from __future__ import annotations
 
+import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from .test_cli_model import assert_one_line_error, run
 
+
+def run_here(capsys: pytest.CaptureFixture[str], *args: str
+             ) -> subprocess.CompletedProcess[str]:
+    """The command line run in this process (no interpreter start-up to wait for)."""
+    from mscsim.cli import main
+
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as stop:
+        code = int(stop.code or 0)
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, out, err)
+
 SUMMARY_KEYS = {"n", "hospitalised_frac", "ifr", "ifr_by_age", "incubation_median_days",
                 "peak_viral_load_log10_median", "onset_to_admission_median_days",
                 "admitted_lymphopenia_frac"}
 
 
+GENERATE = ("population", "generate", "--n", "40", "--seed", "5", "--days", "40",
+            "--chunk-size", "15", "--quiet")
+
+
 @pytest.fixture(scope="module")
 def population_folder(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("cli") / "pop"
-    proc = run("population", "generate", "--n", "40", "--seed", "5", "-o", str(folder),
-               "--days", "40", "--workers", "2", "--chunk-size", "15", "--quiet")
+    proc = run(*GENERATE, "-o", str(folder), "--workers", "2")
     assert proc.returncode == 0, proc.stderr
     return folder
 
 
-def test_generate_summary_report(population_folder: Path) -> None:
-    proc = run("population", "summary", str(population_folder), "--json")
+def test_generate_summary_report(capsys, population_folder: Path) -> None:
+    proc = run_here(capsys, "population", "summary", str(population_folder), "--json")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert set(summary) >= SUMMARY_KEYS
@@ -32,34 +53,88 @@ def test_generate_summary_report(population_folder: Path) -> None:
     assert set(summary["ifr_by_age"]) == {"0-9", "10-19", "20-29", "30-39", "40-49", "50-59",
                                           "60-69", "70-79", "80+"}
     report = population_folder.parent / "report.html"
-    assert run("population", "report", str(population_folder), "-o", str(report)
-               ).returncode == 0
+    assert run_here(capsys, "population", "report", str(population_folder), "-o",
+                    str(report)).returncode == 0
     assert "data:image/png;base64" in report.read_text()
 
 
-def test_generate_refuses_non_empty_folder(population_folder: Path) -> None:
-    proc = run("population", "generate", "--n", "5", "--seed", "1", "-o",
-               str(population_folder))
-    assert_one_line_error(proc, "not empty")
+def test_generate_refuses_a_folder_made_by_another_command(
+        capsys, population_folder: Path) -> None:
+    proc = run_here(capsys, "population", "generate", "--n", "5", "--seed", "1", "-o",
+                    str(population_folder))
+    assert_one_line_error(proc, "made by a different command", "seed 5 in the folder, 1 now",
+                          "n 40 in the folder, 5 now")
     assert json.loads((population_folder / "manifest.json").read_text())["n"] == 40
+
+
+def test_the_same_command_on_a_finished_folder_says_it_is_complete(
+        capsys, population_folder: Path) -> None:
+    proc = run_here(capsys, *GENERATE, "-o", str(population_folder), "--engine", "serial")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == f"{population_folder} is already complete (40 patients); " \
+                                  "nothing to do"
+
+
+def test_generate_refuses_a_non_empty_folder_that_is_not_a_population(
+        capsys, tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    assert_one_line_error(run_here(capsys, *GENERATE, "-o", str(tmp_path)), "not empty")
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_an_unwritable_output_folder_is_a_one_line_error(capsys, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    assert_one_line_error(run_here(capsys, *GENERATE, "-o", str(tmp_path / "file" / "pop")),
+                          "cannot write to the output folder")
+
+
+def test_progress_is_silent_when_stderr_is_not_a_terminal(capsys, tmp_path: Path) -> None:
+    proc = run_here(capsys, "population", "generate", "--n", "4", "--seed", "2", "--days",
+                    "40", "--engine", "serial", "-o", str(tmp_path / "pop"))  # no --quiet
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == [f"wrote {tmp_path / 'pop'} (4 patients in 1 chunks)"]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bars_show_rate_and_time_left_on_a_terminal(monkeypatch) -> None:
+    from mscsim.cli._progress import progress_bars
+
+    screen = _Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    with progress_bars(quiet=False) as show:
+        assert show is not None
+        show("patients", 0, 100)
+        show("patients", 50, 100)
+        show("patients", 100, 100)
+    drawn = screen.getvalue()
+    assert "patients" in drawn and "100/100" in drawn and "patients/s" in drawn
+    assert "ETA" in drawn
+    with progress_bars(quiet=True) as show:
+        assert show is None
 
 
 @pytest.mark.parametrize("args, fragment", [
     (["--n", "0", "--seed", "1"], "n must be a positive integer"),
     (["--n", "-3", "--seed", "1"], "n must be a positive integer"),
     (["--n", "5", "--seed", "1", "--engine", "cluster"], "unknown engine 'cluster'"),
+    (["--n", "5", "--seed", "1", "--calibration", "who"], "unknown calibration profile 'who'"),
     (["--n", "5", "--seed", "1", "--chunk-size", "0"], "chunk size"),
 ])
-def test_bad_generate_arguments(tmp_path: Path, args, fragment) -> None:
+def test_bad_generate_arguments(capsys, tmp_path: Path, args, fragment) -> None:
     out = tmp_path / "pop"
-    assert_one_line_error(run("population", "generate", "-o", str(out), *args), fragment)
+    assert_one_line_error(run_here(capsys, "population", "generate", "-o", str(out), *args),
+                          fragment)
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
 
 
-def test_summary_of_a_folder_that_is_not_a_population(tmp_path: Path) -> None:
+def test_summary_of_a_folder_that_is_not_a_population(capsys, tmp_path: Path) -> None:
     (tmp_path / "junk").mkdir()
-    assert_one_line_error(run("population", "summary", str(tmp_path / "junk")),
+    assert_one_line_error(run_here(capsys, "population", "summary", str(tmp_path / "junk")),
                           "manifest.json is missing")
-    assert_one_line_error(run("population", "summary", str(tmp_path / "absent")),
+    assert_one_line_error(run_here(capsys, "population", "summary", str(tmp_path / "absent")),
                           "population folder not found")

@@ -43,8 +43,74 @@ def test_deaths_concentrate_in_the_old(summary) -> None:
 
 
 def test_calibration_file_matches_this_model() -> None:
-    path = resources.files("mscsim.population") / "data" / "calibrated.json"
+    path = resources.files("mscsim.population") / "data" / "calibrated.json"  # salje
     data = json.loads(path.read_text())
     assert "cohorts" in data["source"]
-    assert np.isfinite(list(data["values"].values())).all()
+    scalars = [v for v in data["values"].values() if not isinstance(v, list)]
+    assert np.isfinite(scalars).all() and data["profile"] == "salje"
     assert load_model().parameter_table["p_ifn"].variability.sd_log == 2.2
+
+
+def test_each_profile_ships_its_values() -> None:
+    from mscsim.population import CALIBRATION_PROFILES, Calibration
+
+    loaded = {p: Calibration.load(p) for p in CALIBRATION_PROFILES}
+    assert loaded["salje"].hazard_knot_ages == ()
+    assert len(loaded["levin"].hazard_knot_ages) == len(loaded["levin"].hazard_knot_values) > 0
+    # both profiles share the severity stage and differ only in the death hazard
+    assert loaded["salje"].ifn_shift == loaded["levin"].ifn_shift
+    assert loaded["salje"].log_hazard_age(85.0) != loaded["levin"].log_hazard_age(85.0)
+
+
+def test_unknown_profile_names_the_field() -> None:
+    from mscsim._errors import InputError
+    from mscsim.population import Calibration
+
+    with pytest.raises(InputError, match="calibration.*unknown calibration profile 'who'"):
+        Calibration.load("who")
+
+
+def _synthetic_cohort(n: int = 40000) -> tuple:
+    """Patients whose cumulative hazard at the base calibration is known: 6% aged 80 or
+    more (as in France), a share of each age band 'severe' with a hazard rising with age,
+    the rest with none."""
+    import pandas as pd
+
+    from mscsim.population import Calibration
+
+    rng = np.random.default_rng(7)
+    age = np.where(rng.random(n) < 0.06, rng.uniform(80.0, 100.0, n), rng.uniform(0.0, 80.0, n))
+    severe = rng.random(n) < 0.05 + 0.25 * age / 100.0
+    base = Calibration.load("salje")
+    hazard = np.where(severe, 0.05 * np.exp(0.04 * (age - 50.0)) * rng.lognormal(0, 1, n), 0.0)
+    patients = pd.DataFrame({"age": age, "cum_hazard_end": hazard * np.exp(
+        base.log_hazard_age(age))})
+    return patients, base
+
+
+def test_levin_profile_reproduces_every_reachable_age_band() -> None:
+    from mscsim.population._calibrate import (
+        death_probability,
+        fit_hazard,
+        ifr_by_age,
+        levin_band_mean,
+    )
+
+    patients, base = _synthetic_cohort()
+    fitted = fit_hazard(patients, base, "levin")
+    by_age = ifr_by_age(patients, death_probability(patients, base, fitted))
+    for age, value in by_age.items():
+        assert value == pytest.approx(levin_band_mean(age), rel=1e-4), age
+
+
+def test_salje_profile_meets_its_targets_where_they_are_consistent() -> None:
+    from mscsim.population._calibrate import death_probability, deaths_mean_age, fit_hazard
+    from mscsim.population._targets import DEATHS_MEAN_AGE, IFR, IFR_80_PLUS
+
+    patients, base = _synthetic_cohort()
+    fitted = fit_hazard(patients, base, "salje")
+    assert fitted.hazard_knot_ages == ()
+    p = death_probability(patients, base, fitted)
+    assert IFR.low <= p.mean() <= IFR.high
+    assert IFR_80_PLUS.low <= p[patients.age.to_numpy() >= 80].mean() <= IFR_80_PLUS.high
+    assert DEATHS_MEAN_AGE.low <= deaths_mean_age(patients, p) <= DEATHS_MEAN_AGE.high

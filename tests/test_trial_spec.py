@@ -67,6 +67,8 @@ def test_base_spec_is_valid() -> None:
     (lambda d: d["arms"][1].update(doses="two"), "arms[1].doses", "doses = \"two\"", "integer"),
     (lambda d: d["eligibility"].update(ards=["awful"]), "eligibility.ards[0]", "ards =",
      "mild"),
+    (lambda d: d["population"].update(calibration="who"), "population.calibration",
+     "calibration =", "'salje' or 'levin'"),
 ])
 def test_field_errors_name_field_and_line(tmp_path: Path, change, field: str, needle: str,
                                           message: str) -> None:

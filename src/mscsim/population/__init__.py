@@ -9,10 +9,17 @@ from mscsim.population._generate import (
     generate_population,
 )
 from mscsim.population._report import population_report
-from mscsim.population._store import read_population, write_population
+from mscsim.population._store import (
+    FolderRun,
+    generate_population_folder,
+    query_results,
+    read_population,
+    write_population,
+)
 from mscsim.population._summary import summarise
-from mscsim.population._tables import Calibration
+from mscsim.population._tables import CALIBRATION_PROFILES, Calibration
 
-__all__ = ["PARAMETER_COLUMNS", "PLAUSIBLE", "Calibration", "GenerationOptions", "Population",
-           "clinical_course", "generate_population", "population_report", "read_population",
-           "summarise", "write_population"]
+__all__ = ["CALIBRATION_PROFILES", "FolderRun", "PARAMETER_COLUMNS", "PLAUSIBLE", "Calibration",
+           "GenerationOptions", "Population", "clinical_course", "generate_population",
+           "generate_population_folder", "population_report", "query_results",
+           "read_population", "summarise", "write_population"]

@@ -88,7 +88,7 @@ def patient_parameters(model: Model, covariates: Covariates, effects: Mapping[st
         log_values[name] += table[name].variability.sd_log * z
     age_offset = covariates.age - calibration.reference_age
     log_values["p_ifn"] += calibration.ifn_shift + calibration.ifn_age_slope * age_offset
-    log_hazard = calibration.hazard_intercept + calibration.hazard_age_slope * age_offset
+    log_hazard = calibration.log_hazard_age(covariates.age)
     flags = {"male": covariates.male, "hypertension": covariates.hypertension,
              "diabetes": covariates.diabetes, "obesity": covariates.obesity}
     for covariate, parameter, log_effect in covariate_effects():

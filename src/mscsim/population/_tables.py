@@ -10,6 +10,9 @@ import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
 
 from mscsim._errors import InputError
 
@@ -116,13 +119,30 @@ def body_weight() -> dict[tuple[bool, bool], tuple[float, float]]:
     return table
 
 
+ArrayOrFloat = TypeVar("ArrayOrFloat", float, np.ndarray)
+
+CALIBRATION_PROFILES = ("salje", "levin")
+DEFAULT_CALIBRATION = "salje"
+
+
+def calibration_file(profile: str) -> Path:
+    """The shipped file of a calibration profile (``docs/population.md``, "Calibration")."""
+    if profile not in CALIBRATION_PROFILES:
+        raise InputError(f"unknown calibration profile {profile!r}", field="calibration",
+                         hint=f"choose one of {', '.join(CALIBRATION_PROFILES)}")
+    return _data("calibrated.json" if profile == DEFAULT_CALIBRATION
+                 else f"calibrated_{profile}.json")
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Population-level values fitted by ``calibration/calibrate_population.py``.
 
     On the log scale, relative to the model's default parameter values:
     ``log p_ifn = log p_ifn0 + ifn_shift + ifn_age_slope * (age - reference_age) + ...`` and
-    ``log hazard_multiplier = hazard_intercept + hazard_age_slope * (age - reference_age) + ...``.
+    ``log hazard_multiplier = hazard_intercept + hazard_age_slope * (age - reference_age)
+    + knots(age) + ...``, where ``knots`` interpolates ``hazard_knot_values`` linearly between
+    ``hazard_knot_ages`` (constant beyond them; none in the default profile).
     """
 
     reference_age: float
@@ -131,15 +151,33 @@ class Calibration:
     hazard_intercept: float
     hazard_age_slope: float
     source: str
+    hazard_knot_ages: tuple[float, ...] = ()
+    hazard_knot_values: tuple[float, ...] = ()
+
+    def log_hazard_age(self, age: ArrayOrFloat) -> ArrayOrFloat:
+        """The age terms of the log hazard multiplier."""
+        linear = self.hazard_intercept + self.hazard_age_slope * (age - self.reference_age)
+        if not self.hazard_knot_ages:
+            return linear
+        knots = np.interp(age, self.hazard_knot_ages, self.hazard_knot_values)
+        return linear + (float(knots) if isinstance(age, float | int) else knots)
 
     @classmethod
-    def load(cls, path: Path | None = None) -> Calibration:
-        path = path or _data("calibrated.json")
+    def load(cls, profile: str = DEFAULT_CALIBRATION, *, path: Path | None = None
+             ) -> Calibration:
+        """The values of a named profile (``salje`` or ``levin``), or of the file ``path``."""
+        path = path or calibration_file(profile)
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
             values = raw["values"]
+            knot_ages = tuple(float(a) for a in values.get("hazard_knot_ages", ()))
+            knot_values = tuple(float(v) for v in values.get("hazard_knot_values", ()))
+            if len(knot_ages) != len(knot_values) or list(knot_ages) != sorted(knot_ages):
+                raise ValueError("hazard_knot_ages must be increasing and as many as "
+                                 "hazard_knot_values")
             return cls(**{k: float(values[k]) for k in (
                 "reference_age", "ifn_shift", "ifn_age_slope", "hazard_intercept",
-                "hazard_age_slope")}, source=str(raw.get("source", "")))
+                "hazard_age_slope")}, source=str(raw.get("source", "")),
+                hazard_knot_ages=knot_ages, hazard_knot_values=knot_values)
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise InputError(f"cannot read calibrated values: {err}", file=path) from None

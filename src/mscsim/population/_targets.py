@@ -47,6 +47,10 @@ IFR_BY_AGE = tuple(
     Target(f"ifr_age_{a}", levin_ifr(a), levin_ifr(a) / 1.5, levin_ifr(a) * 1.5,
            "Levin 2020 meta-regression; acceptance band: within a factor 1.5")
     for a in IFR_AGES)
+IFR_80_PLUS = Target(
+    "ifr_age_80_plus", 0.083, 0.047, 0.135,
+    "Salje 2020: IFR 8.3% (95% CrI 4.7-13.5%) at 80 years or older (the erratum revised it "
+    "to 10.1%)")
 INCUBATION_MEDIAN = Target(
     "incubation_median_days", 5.1, 4.5, 5.8,
     "Lauer 2020 Ann Intern Med: median incubation 5.1 days (interval 4.5-5.8: the "

@@ -16,8 +16,15 @@ import numpy as np
 import pandas as pd
 
 from mscsim._errors import InputError
+from mscsim.engine import EngineLike
 from mscsim.model import load_model
-from mscsim.population import GenerationOptions, Population, generate_population, read_population
+from mscsim.population import (
+    Calibration,
+    GenerationOptions,
+    Population,
+    generate_population,
+    read_population,
+)
 from mscsim.trial._simulate import POINTS_PER_DAY, ArmOutcomes, on_grid, simulate_arm
 from mscsim.trial._spec import TrialSpec
 
@@ -32,7 +39,7 @@ def rng(seed: int, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
-def load_cohort_population(spec: TrialSpec, *, engine: str = "process",
+def load_cohort_population(spec: TrialSpec, *, engine: EngineLike = "process",
                            workers: int | None = None,
                            progress: Callable[[int, int], None] | None = None) -> Population:
     """The screened population named by ``spec.population``."""
@@ -42,7 +49,8 @@ def load_cohort_population(spec: TrialSpec, *, engine: str = "process",
         return read_population(pop.path)
     assert pop.n_infections is not None
     return generate_population(pop.n_infections, pop.seed,
-                               options=GenerationOptions(days=pop.days), engine=engine,
+                               options=GenerationOptions(days=pop.days),
+                               calibration=Calibration.load(pop.calibration), engine=engine,
                                workers=workers, progress=progress)
 
 
@@ -100,7 +108,7 @@ def _criteria(spec: TrialSpec, base: pd.DataFrame) -> dict[str, np.ndarray]:
     return reasons
 
 
-def screen(spec: TrialSpec, population: Population, *, engine: str = "process",
+def screen(spec: TrialSpec, population: Population, *, engine: EngineLike = "process",
            workers: int | None = None,
            progress: Callable[[int, int], None] | None = None) -> Cohort:
     """Screen ``population``: admitted patients in the age range are followed untreated to
@@ -162,7 +170,7 @@ def screen(spec: TrialSpec, population: Population, *, engine: str = "process",
 
 
 def screened_cohort(spec: TrialSpec, *, population: Population | None = None,
-                    cohort: Cohort | None = None, engine: str = "process",
+                    cohort: Cohort | None = None, engine: EngineLike = "process",
                     workers: int | None = None,
                     progress: Callable[[str, int, int], None] | None = None) -> Cohort:
     """The screened cohort of ``spec``: ``cohort`` if given, else ``population`` (loaded or

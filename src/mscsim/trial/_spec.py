@@ -64,6 +64,10 @@ class PopulationSpec(_Strict):
                                      "(source = 'generate'); about 3-15% are admitted")
     seed: int = Field(1, ge=0, description="population seed (source = 'generate')")
     days: float = Field(60.0, ge=30, description="population horizon after infection")
+    calibration: Literal["salje", "levin"] = Field(
+        "salje", description="calibration profile of the death hazard (source = 'generate'): "
+                             "'salje' (France, community infections; default) or 'levin' "
+                             "(Levin 2020 IFR by age); see docs/population.md")
     path: str | None = Field(None, description="population folder (source = 'folder'); "
                              "relative paths are relative to the spec file")
 
