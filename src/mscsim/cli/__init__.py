@@ -12,7 +12,7 @@ import sys
 import typer
 
 from mscsim._errors import MscsimError
-from mscsim.cli import _evidence, _model, _population, _simulate, _trial
+from mscsim.cli import _bridge, _evidence, _model, _population, _results, _simulate, _trial
 
 app = typer.Typer(
     name="mscsim",
@@ -27,7 +27,9 @@ app.command("flagship")(_simulate.flagship)
 app.add_typer(_population.app, name="population")
 app.add_typer(_evidence.app, name="evidence")
 app.add_typer(_trial.app, name="trial")
+app.add_typer(_results.app, name="results")
 app.command("report")(_trial.report)
+app.add_typer(_bridge.app, name="bridge")
 
 EXIT_INPUT_ERROR = 2
 

@@ -1,0 +1,222 @@
+"""HTML report of a bridge folder: replicas, calibration diagnostics (likelihood profiles,
+observed versus fitted arm mortality), predicted versus observed risk ratios of the later
+studies, sensitivity. Every figure is drawn from a table the API returns
+(:func:`mscsim.bridge.predict_result`, ``BridgeResult.likelihood``, ``.fit``,
+``.sensitivity``)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import FormatStrFormatter  # noqa: E402
+
+from mscsim._io import write_text_atomic  # noqa: E402
+from mscsim.bridge._calibrate import GRID_PARAMETERS, reproduction_text  # noqa: E402
+from mscsim.bridge._predict import (  # noqa: E402
+    Prediction,
+    calibration_effects,
+    predict_result,
+)
+from mscsim.bridge._run import BridgeResult, read_bridge  # noqa: E402
+from mscsim.bridge._sensitivity import ranking_text  # noqa: E402
+from mscsim.trial._report import _fmt, _png, _table  # noqa: E402
+
+
+def _img(data: str) -> str:
+    return f"<img src='data:image/png;base64,{data}'>"
+
+
+def forest_figure(pred: Prediction) -> str:
+    """Predicted 95% interval and median of each study's RR, with the observed RR."""
+    s = pred.studies
+    rows = len(s) + (1 if "pred_lo" in pred.pooled else 0)
+    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.45 * max(rows, 1)))
+    y = np.arange(len(s))[::-1] + (1 if rows > len(s) else 0)
+    records = s.to_dict("records")
+    for yi, r in zip(y, records, strict=True):
+        ax.plot([r["pred_lo"], r["pred_hi"]], [yi, yi], color="#2166ac", lw=3, alpha=0.6)
+        ax.plot(r["pred_rr_median"], yi, "|", color="#2166ac", ms=14)
+        ax.plot(r["observed_rr"], yi, "o", color="#222222" if r["covered"] else "#b2182b")
+    labels = [f"{r['study_id']} ({r['ai']}/{r['n1']} vs {r['ci']}/{r['n2']})"
+              for r in records]
+    if rows > len(s):
+        p = pred.pooled
+        ax.plot([p["pred_lo"], p["pred_hi"]], [0, 0], color="#4d9221", lw=4, alpha=0.6)
+        ax.plot(p["pred_rr_median"], 0, "|", color="#4d9221", ms=14)
+        ax.plot(p["observed_rr"], 0, "D", color="#222222")
+        labels.append(f"pooled ({p['method']})")
+        y = np.append(y, 0)
+    ax.set_yticks(y, labels)
+    ax.axvline(1, color="#888", lw=0.8)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    ax.set_xlabel("risk ratio of death (MSC / control): bar = predicted 95%, dot = observed")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def profile_figure(calibration: dict[str, Any]) -> str:
+    """Profile log-likelihood of each calibrated parameter with the 95% threshold."""
+    profs = calibration["profiles"]
+    fig, axes = plt.subplots(1, len(profs), figsize=(4.5 * len(profs), 3.4))
+    axes = np.atleast_1d(axes)
+    for ax, (name, p) in zip(axes, profs.items(), strict=True):
+        ll = np.array(p["profile_loglik"])
+        ax.plot(p["values"], ll - ll.max(), "o-", color="#2166ac")
+        ax.axhline(-1.92, color="#b2182b", ls="--", lw=0.8)
+        ax.set_xlabel(name + (" (log scale)" if name == "msc_ec50" else ""))
+        if name == "msc_ec50":
+            ax.set_xscale("log")
+        ax.set_ylabel("profile log-likelihood - max")
+        ax.set_title(f"{name}: {p['identifiable']}", fontsize=10)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def fit_figure(fit: pd.DataFrame) -> str:
+    """Observed arm mortality (with the model's 95% binomial range) against fitted."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for arm, colour in (("msc", "#2166ac"), ("control", "#b2182b")):
+        g = fit[fit.arm == arm]
+        lo = g.expected_deaths_lo / g.n
+        hi = g.expected_deaths_hi / g.n
+        ax.errorbar(g.fitted, g.observed, yerr=None, fmt="o", color=colour, label=arm)
+        ax.vlines(g.fitted, lo, hi, color=colour, alpha=0.3, lw=4)
+    ax.plot([0, 1], [0, 1], color="#888", lw=0.8)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("model arm mortality at the estimate (band: 95% binomial range)")
+    ax.set_ylabel("observed arm mortality")
+    ax.legend()
+    fig.tight_layout()
+    return _png(fig)
+
+
+def sensitivity_figure(sens: pd.DataFrame) -> str:
+    """Tornado-style bars of total and first-order Sobol indices."""
+    s = sens.sort_values("ST")
+    fig, ax = plt.subplots(figsize=(7, 0.9 + 0.4 * len(s)))
+    y = np.arange(len(s))
+    ax.barh(y + 0.2, s.ST, 0.4, xerr=s.ST_conf, color="#2166ac", label="total (ST)")
+    ax.barh(y - 0.2, s.S1, 0.4, xerr=s.S1_conf, color="#92c5de", label="first order (S1)")
+    ax.set_yticks(y, [f"{f} [{g}]" for f, g in zip(s.factor, s.group, strict=True)])
+    ax.set_xlabel("Sobol index of the predicted mortality benefit")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _rows(frame: pd.DataFrame, columns: list[str]) -> list[list[Any]]:
+    return [[_fmt(v) for v in r] for r in frame[columns].itertuples(index=False)]
+
+
+def bridge_report(folder: str | Path, path: str | Path | None = None, *,
+                  result: BridgeResult | None = None, draws: int = 2000) -> Path:
+    """Write a self-contained HTML report of a bridge folder (default ``DIR/report.html``).
+
+    Raises:
+        InputError: not a bridge folder.
+    """
+    folder = Path(folder)
+    result = result or read_bridge(folder)
+    pred = predict_result(result, draws=draws)
+    cal = result.calibration
+    parts = [f"<p>Cut-off {html.escape(cal['cutoff'])}: {len(cal['calibration_studies'])} "
+             f"studies calibrate ({', '.join(cal['calibration_studies'])}), "
+             f"{len(cal['prediction_studies'])} are predicted "
+             f"({', '.join(cal['prediction_studies']) or 'none'}). Seed "
+             f"{result.manifest.get('seed')}, model sha256 "
+             f"{str(result.manifest.get('model_sha256'))[:12]}.</p>"]
+    honesty = reproduction_text(cal.get("reproduction", {}))
+    gof = cal["goodness_of_fit"]
+    honesty.append(f"Deviance against the saturated model {gof['deviance']:.1f} on "
+                   f"{gof['df']:.0f} df (p = {gof['p_value']:.3g}).")
+    for name, p in cal["profiles"].items():
+        if p["identifiable"] != "yes":
+            edge = "both ends" if p["identifiable"] == "no" else "an end"
+            honesty.append(f"{name}: the 95% profile interval ({_fmt(p['ci_low'])} - "
+                           f"{_fmt(p['ci_high'])}) reaches {edge} of its grid "
+                           f"({_fmt(min(p['values']))} - {_fmt(max(p['values']))}); it is "
+                           + ("not identifiable from these data." if p["identifiable"] == "no"
+                              else "bounded on one side only (estimate "
+                              f"{_fmt(p['estimate'])})."))
+    if not all(c.get("reproduced", True) for c in cal.get("reproduction", {}).values()):
+        honesty.append("Because the model does not reproduce the arm mortality, the MSC "
+                       "parameters partly absorb the baseline misfit: read the estimate as the "
+                       "effect the model needs to approach the treated arms, not as a measured "
+                       "potency.")
+    if len(pred.studies):
+        ctrl = pred.studies
+        honesty.append(f"Predicted studies: the observed RR is inside the 95% predictive "
+                       f"interval in {int(ctrl.covered.sum())} of {len(ctrl)} "
+                       f"(coverage {pred.coverage:.2f}); the control-arm mortality in "
+                       f"{int(ctrl.control_covered.sum())} of {len(ctrl)}"
+                       + (" (conditioned on the observed control arms: relative likelihood)."
+                          if cal.get("likelihood") == "relative" else "."))
+    parts.append("<h2>Can the model reproduce the evidence?</h2><ul>"
+                 + "".join(f"<li>{html.escape(t)}</li>" for t in honesty) + "</ul>")
+    rep = result.replicas
+    cols = ["study_id", "pub_date", "role", "replicable", "reason", "n1", "n2",
+            "timepoint_days", "dose_cells_per_kg", "dose_cells", "doses", "interval_days",
+            "ards", "ventilated", "eligible_pool", "simulated_patients", "assumptions"]
+    parts.append("<h2>Replicas</h2>" + _table(_rows(rep, [c for c in cols if c in rep]),
+                                              [c for c in cols if c in rep]))
+    mle = cal["mle"]
+    prof_rows = [[k, _fmt(p["estimate"]), f"{_fmt(p['ci_low'])} - {_fmt(p['ci_high'])}",
+                  p["identifiable"], f"{_fmt(min(p['values']))} - {_fmt(max(p['values']))}"]
+                 for k, p in cal["profiles"].items()]
+    parts.append("<h2>Calibration</h2><p>Binomial likelihood of arm-level deaths "
+                 f"({html.escape(str(cal.get('likelihood', 'absolute')))} arm risks) on a "
+                 f"grid of {', '.join(GRID_PARAMETERS)}; maximum at "
+                 + ", ".join(f"{k} = {_fmt(v)}" for k, v in mle.items()) + ".</p>"
+                 + _table(prof_rows, ["parameter", "estimate", "95% profile interval",
+                                      "identifiable", "grid"])
+                 + _img(profile_figure(cal)))
+    fit_cols = ["study_id", "arm", "deaths", "n", "observed", "fitted", "expected_deaths_lo",
+                "expected_deaths_hi", "within_95"]
+    parts.append("<h3>Observed versus fitted arm mortality (calibration studies)</h3>"
+                 + _img(fit_figure(result.fit)) + _table(_rows(result.fit, fit_cols), fit_cols))
+    eff = calibration_effects(result)
+    ec = list(eff.columns)
+    parts.append("<h3>Relative effect in the calibration studies (blind to baseline "
+                 "mortality)</h3>" + _table(_rows(eff, ec), ec))
+    parts.append("<h2>Prediction of the later studies</h2>")
+    if len(pred.studies):
+        pc = ["study_id", "observed_rr", "pred_rr_median", "pred_lo", "pred_hi", "covered",
+              "observed_mortality_control", "pred_mortality_control_lo",
+              "pred_mortality_control_hi", "observed_mortality_treated",
+              "pred_mortality_treated_lo", "pred_mortality_treated_hi"]
+        parts.append(_img(forest_figure(pred)) + _table(_rows(pred.studies, pc), pc))
+        p = pred.pooled
+        parts.append(f"<p>Pooled RR ({html.escape(str(p['method']))}): observed "
+                     f"{_fmt(p.get('observed_rr'))}, predicted {_fmt(p.get('pred_rr_median'))}"
+                     f" (95% {_fmt(p.get('pred_lo'))} - {_fmt(p.get('pred_hi'))}).</p>")
+    else:
+        parts.append("<p>No replicable study is published after the cut-off.</p>")
+    if len(result.sensitivity):
+        ref = cal.get("sensitivity_reference", {})
+        parts.append(f"<h2>Sensitivity</h2><p>Sobol indices of the predicted mortality "
+                     f"benefit in the replica of {html.escape(str(ref.get('study_id')))} "
+                     f"({ref.get('patients')} virtual patients). A next trial should measure: "
+                     f"{html.escape(ranking_text(result.sensitivity))}.</p>"
+                     + _img(sensitivity_figure(result.sensitivity)))
+    style = ("body{font-family:sans-serif;max-width:1250px;margin:2em auto}"
+             "img{max-width:100%}table{border-collapse:collapse;margin:0.5em 0}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;font-size:12px;text-align:left}")
+    body = ("<!doctype html><html><head><meta charset='utf-8'><title>mscsim bridge</title>"
+            f"<style>{style}</style></head><body><h1>Bridge: model versus published "
+            "trials</h1>" + "".join(parts)
+            + "<p style='font-size:12px;color:#666'>Virtual patients simulated with the "
+              "covid_msc model; not clinical evidence.</p></body></html>")
+    out = Path(path) if path is not None else folder / "report.html"
+    write_text_atomic(out, body)
+    return out
