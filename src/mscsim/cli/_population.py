@@ -26,6 +26,8 @@ def generate(
     calibration: str = typer.Option(
         "salje", "--calibration", help="calibration profile of the death hazard: salje "
         "(France, community infections) or levin (Levin 2020 IFR by age); docs/population.md"),
+    backend: str = typer.Option("roadrunner", "--backend", help="simulation back end: "
+                                "roadrunner (reference) or compiled (faster; within 1e-4)"),
     engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help="serial, process or dask"),
     scheduler: str | None = typer.Option(None, "--scheduler",
                                          help="address of an existing Dask scheduler"),
@@ -54,7 +56,8 @@ def generate(
     with progress_bars(quiet) as bars:
         try:
             run = generate_population_folder(
-                output, n, seed, options=GenerationOptions(days=days), calibration=values,
+                output, n, seed, options=GenerationOptions(days=days, backend=backend),
+                calibration=values,
                 engine=engine,
                 workers=workers, chunk_size=chunk_size, scheduler=scheduler,
                 overwrite=overwrite, on_start=started,
