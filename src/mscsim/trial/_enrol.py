@@ -49,7 +49,7 @@ def load_cohort_population(spec: TrialSpec, *, engine: EngineLike = "process",
         return read_population(pop.path)
     assert pop.n_infections is not None
     return generate_population(pop.n_infections, pop.seed,
-                               options=GenerationOptions(days=pop.days),
+                               options=GenerationOptions(days=pop.days, backend=pop.backend),
                                calibration=Calibration.load(pop.calibration), engine=engine,
                                workers=workers, progress=progress)
 

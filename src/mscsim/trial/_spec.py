@@ -68,6 +68,9 @@ class PopulationSpec(_Strict):
         "salje", description="calibration profile of the death hazard (source = 'generate'): "
                              "'salje' (France, community infections; default) or 'levin' "
                              "(Levin 2020 IFR by age); see docs/population.md")
+    backend: Literal["roadrunner", "compiled"] = Field(
+        "roadrunner", description="simulation back end of the population (source = "
+                                  "'generate'); trial arms are always simulated by roadrunner")
     path: str | None = Field(None, description="population folder (source = 'folder'); "
                              "relative paths are relative to the spec file")
 
