@@ -69,6 +69,8 @@ def test_base_spec_is_valid() -> None:
      "mild"),
     (lambda d: d["population"].update(calibration="who"), "population.calibration",
      "calibration =", "'salje' or 'levin'"),
+    (lambda d: d["population"].update(backend="gpu"), "population.backend", "backend =",
+     "'roadrunner' or 'compiled'"),
 ])
 def test_field_errors_name_field_and_line(tmp_path: Path, change, field: str, needle: str,
                                           message: str) -> None:
