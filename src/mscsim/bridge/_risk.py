@@ -11,8 +11,6 @@ Carlo jitter between neighbouring values.
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -20,9 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mscsim.engine import EngineLike, chunk_ranges, get_engine
-from mscsim.model import load_model
-from mscsim.simulate import Regimen, output_times, simulate_batch
-from mscsim.trial._simulate import POINTS_PER_DAY
+from mscsim.trial._simulate import POINTS_PER_DAY, horizon_for, simulate_from_infection
 
 
 @dataclass(frozen=True)
@@ -37,21 +33,10 @@ class RiskTask:
     horizon: float
 
 
-def horizon_for(enrol_days: np.ndarray, follow_up: float) -> float:
-    """Simulated horizon (days after infection) covering every patient's follow-up."""
-    latest = float(np.max(enrol_days)) if len(enrol_days) else 0.0
-    return float(math.ceil(latest + follow_up + 1))
-
-
 def run_risk_task(task: RiskTask) -> tuple[tuple[int, int], np.ndarray]:
     """Death probability of each patient of ``task`` (NaN where the simulation failed)."""
-    model = load_model()
-    times = output_times(task.horizon, POINTS_PER_DAY)
-    regimens = [Regimen.of(d) for d in task.doses]
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        batch = simulate_batch(model, task.parameters, regimens=regimens, times=times,
-                               outputs=("cum_hazard",))
+    _, batch = simulate_from_infection(task.parameters, task.doses, task.horizon,
+                                       ("cum_hazard",))
     hazard = batch.values[:, :, 0]
     start = np.rint(task.enrol_days * POINTS_PER_DAY).astype(int)
     stop = start + int(round(task.follow_up * POINTS_PER_DAY))

@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 
 from mscsim._errors import InputError
+from mscsim.cli._trial import CHUNK_HELP, ENGINE_HELP, SCHEDULER_HELP
+from mscsim.engine import DEFAULT_ENGINE
 from mscsim.model import load_model, load_model_file
 from mscsim.simulate import Regimen, output_times
 from mscsim.simulate import simulate as run_simulation
@@ -87,10 +89,14 @@ def flagship(
                                help="the flagship virtual trial's spec"),
     replicates: int = typer.Option(2000, "--replicates", help="replicates of the trial"),
     skip_trial: bool = typer.Option(False, "--skip-trial", help="only the reference patient"),
+    engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help=ENGINE_HELP),
     workers: int | None = typer.Option(None, "--workers", help="worker processes"),
+    chunk_size: int | None = typer.Option(None, "--chunk-size", help=CHUNK_HELP),
+    scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
 ) -> None:
     """The main job: the reference severe patient with and without MSC, and the flagship
     virtual trial (Leng 2020: run, power, report)."""
+    from mscsim.engine import get_engine
     from mscsim.report import flagship_report, flagship_trial
 
     if not skip_trial and not trial.is_file():
@@ -98,7 +104,8 @@ def flagship(
                          hint="run from the repository root, pass --trial, or --skip-trial")
     paths = flagship_report(output, dose_cells_per_kg=dose, days=days)
     if not skip_trial:
-        paths += flagship_trial(trial, output / trial.stem, replicates=replicates,
-                                workers=workers)
+        with get_engine(engine, workers, scheduler, chunk_size=chunk_size) as pool:
+            paths += flagship_trial(trial, output / trial.stem, replicates=replicates,
+                                    engine=pool)
     for path in paths:
         typer.echo(f"wrote {path}", err=True)

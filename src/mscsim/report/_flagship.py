@@ -9,6 +9,7 @@ import numpy as np
 
 from mscsim import __version__
 from mscsim._io import atomic_path, write_text_atomic
+from mscsim.engine import EngineLike
 from mscsim.model import load_model
 from mscsim.report._course import plot_course
 from mscsim.simulate import Regimen, SimulationResult, output_times, simulate
@@ -85,7 +86,7 @@ def flagship_report(folder: str | Path, *, dose_cells_per_kg: float = 1e6,
 
 
 def flagship_trial(spec_path: str | Path, folder: str | Path, *, replicates: int = 2000,
-                   workers: int | None = None) -> list[Path]:
+                   engine: EngineLike = "process", workers: int | None = None) -> list[Path]:
     """Run the flagship virtual trial once, replicate it ``replicates`` times (power, type I
     error, effect distribution; for a pilot design also how often its published pattern
     arises with and without an MSC effect) and write its HTML report.
@@ -98,8 +99,8 @@ def flagship_trial(spec_path: str | Path, folder: str | Path, *, replicates: int
 
     spec = load_spec(spec_path)
     folder = Path(folder)
-    result = run_trial(spec, workers=workers)
+    result = run_trial(spec, engine=engine, workers=workers)
     write_trial(result, folder, overwrite=True)
-    power = power_analysis(spec, replicates, workers=workers)
+    power = power_analysis(spec, replicates, engine=engine, workers=workers)
     write_power(power, folder)
     return [folder, trial_report(folder)]

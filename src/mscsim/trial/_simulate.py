@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +21,7 @@ import pandas as pd
 from mscsim.engine import EngineLike, chunk_ranges, get_engine
 from mscsim.model import load_model
 from mscsim.population._course import death_time
-from mscsim.simulate import Regimen, output_times, simulate_batch
+from mscsim.simulate import BatchResult, Regimen, output_times, simulate_batch
 
 POINTS_PER_DAY = 4
 #: MSC potency parameters set to zero in the null model (cells still distribute, no effect)
@@ -135,14 +135,23 @@ class _Task:
     follow_up: float
 
 
-def _run_chunk(task: _Task) -> ArmOutcomes:
-    model = load_model()
-    times = output_times(task.horizon, POINTS_PER_DAY)
-    regimens = [Regimen.of(d) for d in task.doses]
+def simulate_from_infection(parameters: Sequence[Mapping[str, float]],
+                            doses: Sequence[Sequence[tuple[float, float]]], horizon: float,
+                            outputs: Sequence[str]) -> tuple[np.ndarray, BatchResult]:
+    """Simulate patients from infection to ``horizon`` on the trial grid, each with its own
+    doses (days after infection, cells/kg); returns the output times and the batch."""
+    times = output_times(horizon, POINTS_PER_DAY)
+    regimens = [Regimen.of(d) for d in doses]
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        batch = simulate_batch(model, task.parameters, regimens=regimens, times=times,
-                               outputs=OUTPUTS)
+        return times, simulate_batch(load_model(), parameters, regimens=regimens,
+                                     times=times, outputs=outputs)
+
+
+def _run_chunk(task: _Task) -> ArmOutcomes:
+    times, batch = simulate_from_infection(task.parameters, task.doses, task.horizon, OUTPUTS)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         return reduce_course(batch.values, times, task.thresholds, task.enrol_days,
                              task.follow_up, batch.ok)
 
