@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -57,12 +58,20 @@ def power(
     workers: int | None = typer.Option(None, "--workers", help="worker processes"),
     chunk_size: int | None = typer.Option(None, "--chunk-size", help=CHUNK_HELP),
     scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help="discard the simulations an "
+                                   "analysis with other settings left in the folder"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress output"),
 ) -> None:
-    """Replicate the trial: power, type I error, effect distribution, sample size."""
+    """Replicate the trial: power, type I error, effect distribution, sample size.
+
+    Simulated arms stream to OUTPUT/pool/ chunk by chunk; the same command run again after
+    an interruption resumes where it stopped.
+    """
     from mscsim._errors import InputError
+    from mscsim.cli._population import EXIT_INTERRUPTED
+    from mscsim.population._store import chunk_files
     from mscsim.trial import load_spec, power_analysis
-    from mscsim.trial._power import write_power
+    from mscsim.trial._power import POOL_DIR, write_power
 
     spec = load_spec(spec_file)
     if seed is not None:
@@ -72,10 +81,25 @@ def power(
     if output.exists() and not output.is_dir():
         raise InputError("output path exists and is not a folder", file=output)
     pool = get_engine(engine, workers, scheduler, chunk_size=chunk_size)
+
+    def started(store: Path, finished: int) -> None:
+        if finished and not quiet:
+            typer.echo(f"resuming {output}: {finished} simulated chunks already written in "
+                       f"{store}", err=True)
+
     with pool, progress_bars(quiet) as bars:
-        result = power_analysis(spec, replicates, target_power=target_power, method=method,
-                                engine=pool, progress=bars)
-    write_power(result, output)
+        try:
+            result = power_analysis(spec, replicates, target_power=target_power,
+                                    method=method, engine=pool, progress=bars,
+                                    folder=output, overwrite=overwrite, on_start=started)
+        except KeyboardInterrupt:
+            store = output / POOL_DIR
+            written = sum(len(chunk_files(store, d.name)) for d in store.iterdir()
+                          if d.is_dir()) if store.is_dir() else 0
+            typer.echo(f"mscsim: interrupted: {written} simulated chunks written in {store}; "
+                       "run the same command again to resume", err=True)
+            sys.exit(EXIT_INTERRUPTED)  # typer.Exit would be returned, not exited, by main
+    write_power(result, output, overwrite=overwrite)
     if not quiet:
         d = result.to_dict()
         typer.echo(f"power {d['power']:.3f}, type I error {d['type_i_error']:.3f} "

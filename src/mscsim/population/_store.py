@@ -15,6 +15,11 @@ manifest announces is there. Generating into a folder that holds an unfinished r
 same command resumes it (finished chunks are skipped); a folder made by another command is
 refused. Readers select columns (:func:`read_population` ``columns``) and
 :func:`query_results` runs DuckDB SQL over the dataset without loading it.
+
+The chunk and manifest helpers (:func:`write_chunk`, :func:`chunk_files`, :func:`read_chunk`,
+:func:`open_store`) are the one implementation of this layout; other streamed results (the
+simulated arms of a power analysis, ``DIR/pool/<stage>/chunk-NNNNNN.parquet``) use them with
+their own manifest kind, identity and chunk sub-folders.
 """
 
 from __future__ import annotations
@@ -68,14 +73,15 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def chunk_path(folder: str | Path, index: int) -> Path:
-    """Where chunk ``index`` of the population in ``folder`` lives."""
-    return Path(folder) / CHUNKS_DIR / f"chunk-{index:06d}.parquet"
+def chunk_path(folder: str | Path, index: int, chunks: str = CHUNKS_DIR) -> Path:
+    """Where chunk ``index`` of the dataset in sub-folder ``chunks`` of ``folder`` lives."""
+    return Path(folder) / chunks / f"chunk-{index:06d}.parquet"
 
 
-def chunk_files(folder: str | Path) -> dict[int, Path]:
-    """Finished chunk files of ``folder`` by chunk index (temporary files never count)."""
-    directory = Path(folder) / CHUNKS_DIR
+def chunk_files(folder: str | Path, chunks: str = CHUNKS_DIR) -> dict[int, Path]:
+    """Finished chunk files of ``folder`` (sub-folder ``chunks``) by chunk index (temporary
+    files never count)."""
+    directory = Path(folder) / chunks
     if not directory.is_dir():
         return {}
     found = {}
@@ -94,18 +100,22 @@ def _store_manifest(manifest: dict[str, Any], n: int, chunk_size: int) -> dict[s
     return result
 
 
-def _write_table(frame: pd.DataFrame, path: Path) -> None:
+def _write_table(frame: pd.DataFrame | pa.Table, path: Path) -> None:
     """Write one chunk's table (the one place chunk files are written)."""
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), str(path))
+    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(
+        frame, preserve_index=False)
+    pq.write_table(table, str(path))
 
 
-def write_chunk(folder: str | Path, index: int, frame: pd.DataFrame) -> Path:
-    """Write chunk ``index`` atomically: a hidden temporary file, renamed when complete.
+def write_chunk(folder: str | Path, index: int, frame: pd.DataFrame | pa.Table,
+                chunks: str = CHUNKS_DIR) -> Path:
+    """Write chunk ``index`` (into sub-folder ``chunks``) atomically: a hidden temporary
+    file, renamed when complete.
 
     Raises:
         InputError: the file cannot be written (full disk, permissions); nothing is left.
     """
-    target = chunk_path(folder, index)
+    target = chunk_path(folder, index, chunks)
     try:
         with atomic_path(target) as tmp:
             _write_table(frame, tmp)
@@ -133,17 +143,43 @@ def write_population(population: Population, folder: str | Path, *, overwrite: b
     return Path(folder)
 
 
-def _load_manifest(folder: Path) -> dict[str, Any]:
+def read_chunk(path: str | Path) -> pa.Table:
+    """Read one finished chunk file.
+
+    Raises:
+        InputError: the file cannot be read (damaged).
+    """
+    try:
+        return pq.read_table(str(path))
+    except Exception as err:  # pyarrow raises several types for damaged files
+        raise InputError(f"cannot read chunk: {' '.join(str(err).split())}", file=path,
+                         hint="delete the file and run the same command again, or pass "
+                              "--overwrite") from None
+
+
+def load_manifest(folder: Path, kind: str = "mscsim.population",
+                  what: str = "population") -> dict[str, Any]:
+    """The manifest of a store folder whose manifest ``kind`` is ``kind``.
+
+    Raises:
+        InputError: the manifest is missing, not JSON, or of another kind.
+    """
     path = folder / MANIFEST_FILE
     if not path.is_file():
-        raise InputError(f"not a population folder: {MANIFEST_FILE} is missing", file=folder)
+        raise InputError(f"not a {what} folder: {MANIFEST_FILE} is missing", file=folder)
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as err:
         raise InputError(f"manifest is not valid JSON: {err}", file=path) from None
-    if not isinstance(manifest, dict) or manifest.get("kind") != "mscsim.population":
-        raise InputError("manifest is not an mscsim population manifest", file=path,
+    if not isinstance(manifest, dict) or manifest.get("kind") != kind:
+        raise InputError(f"manifest is not an mscsim {what} manifest", file=path,
                          field="kind")
+    return manifest
+
+
+def _load_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST_FILE
+    manifest = load_manifest(folder)
     if not isinstance(manifest.get("n_chunks"), int):
         raise InputError("manifest lacks n_chunks (not a chunked population folder)",
                          file=path, field="n_chunks", hint="regenerate the population")
@@ -200,17 +236,20 @@ def read_population(folder: str | Path, columns: Sequence[str] | None = None) ->
     return Population(patients=patients, manifest=manifest)
 
 
-def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def _differences(old: dict[str, Any], new: dict[str, Any],
+                 identity: Sequence[str] = IDENTITY, prefix: str = "") -> list[str]:
+    """What differs between two manifests in the ``identity`` entries, as ``key.sub old in
+    the folder, new now`` (nested dictionaries are compared entry by entry)."""
     out: list[str] = []
-    for key in IDENTITY:
+    for key in identity:
         if old.get(key) != new.get(key):
             if isinstance(new.get(key), dict) and isinstance(old.get(key), dict):
                 keys = sorted(k for k in {*old[key], *new[key]}
                               if old[key].get(k) != new[key].get(k))
-                out.extend(f"{key}.{k} {old[key].get(k)!r} in the folder, {new[key].get(k)!r} "
-                           "now" for k in keys)
+                out.extend(_differences(old[key], new[key], keys, f"{prefix}{key}."))
             else:
-                out.append(f"{key} {old.get(key)!r} in the folder, {new.get(key)!r} now")
+                out.append(f"{prefix}{key} {old.get(key)!r} in the folder, {new.get(key)!r} "
+                           "now")
     return out
 
 
@@ -231,7 +270,35 @@ def open_population_folder(folder: str | Path, manifest: dict[str, Any], *,
         InputError: the folder holds something else, a population made by another command,
             or cannot be created.
     """
+    open_store(folder, manifest, identity=IDENTITY, what="population", load=_load_manifest,
+               overwrite=overwrite)
+    done = chunk_files(folder)
+    return [k for k in range(manifest["n_chunks"]) if k in done]
+
+
+def open_store(folder: str | Path, manifest: dict[str, Any], *, identity: Sequence[str],
+               what: str, chunk_dirs: Sequence[str] = (CHUNKS_DIR,),
+               load: Callable[[Path], dict[str, Any]] | None = None,
+               overwrite: bool = False) -> None:
+    """Prepare store ``folder`` for streamed chunks described by ``manifest``.
+
+    A new or empty folder gets the manifest (written atomically); a folder begun with the
+    same ``identity`` entries is resumed (leftover temporary files of its ``chunk_dirs`` are
+    removed); a folder whose manifest differs is refused, naming every difference.
+
+    Arguments:
+        what: the kind of results, for messages (``"population"``).
+        load: reads and checks an existing manifest (default :func:`load_manifest` with
+            ``manifest["kind"]``).
+        overwrite: delete the folder first.
+
+    Raises:
+        InputError: the folder holds something else, results of another command, or
+            cannot be created.
+    """
     target = Path(folder)
+    kind = str(manifest["kind"])
+    reader = load or (lambda path: load_manifest(path, kind, what))
     if target.exists() and not target.is_dir():
         raise InputError("output path exists and is not a folder", file=target)
     try:
@@ -239,14 +306,15 @@ def open_population_folder(folder: str | Path, manifest: dict[str, Any], *,
             shutil.rmtree(target)
         if target.is_dir() and (target / MANIFEST_FILE).is_file():
             try:
-                existing = _load_manifest(target)
+                existing = reader(target)
             except InputError:
-                check_output_folder(target)  # not a population: "not empty"
+                check_output_folder(target)  # not this kind of results: "not empty"
                 raise
-            differences = _differences(existing, manifest)
+            differences = _differences(existing, manifest, identity)
             if differences:
+                article = "an" if what[:1] in "aeiou" else "a"
                 raise InputError(
-                    "the folder holds a population made by a different command: "
+                    f"the folder holds {article} {what} made by a different command: "
                     + "; ".join(differences), file=target,
                     hint="repeat the original command to resume it, choose a new folder, or "
                          "pass --overwrite")
@@ -255,15 +323,14 @@ def open_population_folder(folder: str | Path, manifest: dict[str, Any], *,
         else:
             target.mkdir(parents=True, exist_ok=True)
             write_text_atomic(target / MANIFEST_FILE, json.dumps(manifest, indent=2))
-        chunks = target / CHUNKS_DIR
-        chunks.mkdir(exist_ok=True)
-        for leftover in chunks.glob(".chunk-*"):  # temporary files of a killed run
-            leftover.unlink()
+        for name in chunk_dirs:
+            chunks = target / name
+            chunks.mkdir(parents=True, exist_ok=True)
+            for leftover in chunks.glob(".chunk-*"):  # temporary files of a killed run
+                leftover.unlink()
     except OSError as err:
         raise InputError(f"cannot write to the output folder: {err.strerror or err}",
                          file=target) from None
-    done = chunk_files(target)
-    return [k for k in range(manifest["n_chunks"]) if k in done]
 
 
 @dataclass(frozen=True)

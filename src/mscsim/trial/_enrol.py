@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,14 +24,17 @@ from mscsim.population import (
     GenerationOptions,
     Population,
     generate_population,
+    generate_population_folder,
     read_population,
 )
-from mscsim.trial._simulate import POINTS_PER_DAY, ArmOutcomes, on_grid, simulate_arm
+from mscsim.trial._simulate import POINTS_PER_DAY, ArmOutcomes, ArmStore, on_grid, simulate_arm
 from mscsim.trial._spec import TrialSpec
 
 ENROL_STREAM, TRIAL_STREAM, REPLICATE_STREAM = 10, 11, 12
 PARAMETER_COLUMNS = ("p_ifn", "k_cd8_kill", "p_il6_mac", "hazard_multiplier", "body_weight_kg")
 COVARIATES = ("age", "male", "hypertension", "diabetes", "obesity", "body_weight_kg")
+#: chunk sub-folder of a pool store holding the screening simulation (the control outcomes)
+SCREENING_STAGE = "screening"
 ARDS_BANDS = {"none": (300.0, np.inf), "mild": (200.0, 300.0), "moderate": (100.0, 200.0),
               "severe": (-np.inf, 100.0)}
 
@@ -41,13 +45,27 @@ def rng(seed: int, *key: int) -> np.random.Generator:
 
 def load_cohort_population(spec: TrialSpec, *, engine: EngineLike = "process",
                            workers: int | None = None,
-                           progress: Callable[[int, int], None] | None = None) -> Population:
-    """The screened population named by ``spec.population``."""
+                           progress: Callable[[int, int], None] | None = None,
+                           folder: Path | None = None) -> Population:
+    """The screened population named by ``spec.population``.
+
+    Arguments:
+        folder: generate a spec's population into this population folder (streamed, and
+            resumed when the folder holds an unfinished run of the same population) and
+            read it back, instead of generating it in memory.
+    """
     pop = spec.population
     if pop.source == "folder":
         assert pop.path is not None
         return read_population(pop.path)
     assert pop.n_infections is not None
+    if folder is not None:
+        generate_population_folder(
+            folder, pop.n_infections, pop.seed,
+            options=GenerationOptions(days=pop.days, backend=pop.backend),
+            calibration=Calibration.load(pop.calibration), engine=engine, workers=workers,
+            progress=progress)
+        return read_population(folder)
     return generate_population(pop.n_infections, pop.seed,
                                options=GenerationOptions(days=pop.days, backend=pop.backend),
                                calibration=Calibration.load(pop.calibration), engine=engine,
@@ -110,9 +128,14 @@ def _criteria(spec: TrialSpec, base: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def screen(spec: TrialSpec, population: Population, *, engine: EngineLike = "process",
            workers: int | None = None,
-           progress: Callable[[int, int], None] | None = None) -> Cohort:
+           progress: Callable[[int, int], None] | None = None,
+           store: Path | None = None) -> Cohort:
     """Screen ``population``: admitted patients in the age range are followed untreated to
     their enrolment time (admission + delay) and kept if they meet the criteria there.
+
+    Arguments:
+        store: a pool store folder (see :mod:`mscsim.trial._power`): the screening
+            simulation is streamed to its ``screening`` chunks and resumed from them.
 
     Raises:
         InputError: the population lacks a needed column, or nobody is eligible.
@@ -146,7 +169,8 @@ def screen(spec: TrialSpec, population: Population, *, engine: EngineLike = "pro
     base = simulate_arm(candidates[list(PARAMETER_COLUMNS)], candidates.death_threshold
                         .to_numpy(float), enrol, [[] for _ in range(len(candidates))],
                         follow_up=spec.follow_up_days, engine=engine, workers=workers,
-                        progress=progress)
+                        progress=progress,
+                        store=None if store is None else ArmStore(store, SCREENING_STAGE))
     keep = np.ones(len(candidates), bool)
     for reason, excluded in _criteria(spec, base.values).items():
         hit = excluded & keep
@@ -172,16 +196,24 @@ def screen(spec: TrialSpec, population: Population, *, engine: EngineLike = "pro
 def screened_cohort(spec: TrialSpec, *, population: Population | None = None,
                     cohort: Cohort | None = None, engine: EngineLike = "process",
                     workers: int | None = None,
-                    progress: Callable[[str, int, int], None] | None = None) -> Cohort:
+                    progress: Callable[[str, int, int], None] | None = None,
+                    store: Path | None = None,
+                    population_folder: Path | None = None) -> Cohort:
     """The screened cohort of ``spec``: ``cohort`` if given, else ``population`` (loaded or
-    generated from the spec when absent) screened; progress is reported per stage."""
+    generated from the spec when absent) screened; progress is reported per stage.
+
+    Arguments:
+        store: stream the screening simulation to this pool store folder (resumable).
+        population_folder: where a population the spec generates is streamed (resumable).
+    """
     if cohort is not None:
         return cohort
     if population is None:
         population = load_cohort_population(spec, engine=engine, workers=workers,
-                                            progress=stage_progress(progress, "population"))
+                                            progress=stage_progress(progress, "population"),
+                                            folder=population_folder)
     return screen(spec, population, engine=engine, workers=workers,
-                  progress=stage_progress(progress, "screening"))
+                  progress=stage_progress(progress, "screening"), store=store)
 
 
 def stage_progress(progress: Callable[[str, int, int], None] | None,

@@ -15,11 +15,24 @@ trial's.
 **Type I error.** The same design with MSC potency zero: both arms then have the control
 potential outcomes (the null model's MSC arm equals placebo; tested), so the null
 replicates reuse the untreated pool.
+
+**Streamed and resumable.** Given an output ``folder``, every simulated arm is written
+chunk by chunk to ``folder/pool/<stage>/chunk-NNNNNN.parquet`` as it is computed (stages
+``screening`` = the control outcomes, ``treated``; with ``method="resimulate"`` also
+``resimulated-effect`` and ``resimulated-null``, the potency-zero arm), with the store
+helpers of :mod:`mscsim.population._store` (atomic writes, a manifest). The manifest holds
+what decides the results: the spec's canonical content (seeds included), the screened
+population's identity, replicates, method, chunk size, model hash and package versions. The
+same call on a folder holding an interrupted run reads the finished chunks back instead of
+simulating them again and gives identical results (each patient is simulated on its own, so
+chunk boundaries do not change anything); a folder begun with other settings is refused. A
+population the spec generates is streamed to ``folder/population`` and resumed the same way.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,12 +43,21 @@ import numpy as np
 import pandas as pd
 
 from mscsim._errors import InputError
-from mscsim.engine import EngineLike
+from mscsim.engine import EngineLike, get_engine
+from mscsim.model import load_model
 from mscsim.population import Population
+from mscsim.population._store import (
+    MANIFEST_FILE,
+    _store_manifest,
+    chunk_files,
+    load_manifest,
+    open_store,
+)
 from mscsim.trial._analysis import ANALYSERS, BatchEstimates, analyse_batch
 from mscsim.trial._endpoints import get_endpoint
 from mscsim.trial._enrol import (
     REPLICATE_STREAM,
+    SCREENING_STAGE,
     Cohort,
     doses_for,
     draw_trial,
@@ -44,11 +66,78 @@ from mscsim.trial._enrol import (
     stage_progress,
 )
 from mscsim.trial._run import _clean, options_of
-from mscsim.trial._simulate import simulate_arm
+from mscsim.trial._simulate import ARM_CHUNK_SIZE, ArmStore, simulate_arm
 from mscsim.trial._spec import TrialSpec
 
 POOL_RATIO_VALID = 10.0
 PILOT_PATTERN = "all_treated_recover_and_a_control_dies"
+#: sub-folders of a power analysis's output folder: the pool store and a generated population
+POOL_DIR, POPULATION_DIR = "pool", "population"
+TREATED_STAGE = "treated"
+RESIMULATED_STAGES = ("resimulated-effect", "resimulated-null")
+POOL_KIND = "mscsim.trial.pool"
+#: manifest entries that decide the results: a pool begun with other values is not resumed
+POOL_IDENTITY = ("kind", "spec", "population", "replicates", "method", "chunk_size",
+                 "model_sha256", "versions")
+_NOT_IDENTITY = ("versions", "layout", "chunk_size", "n_chunks")
+
+
+def _population_identity(spec: TrialSpec, population: Population | None) -> Any:
+    """What identifies the screened population beyond the spec: the manifest of a given or
+    stored population (without its layout); None when the spec generates it."""
+    manifest: dict[str, Any] | None = None
+    if population is not None:
+        manifest = population.manifest
+    elif spec.population.source == "folder" and spec.population.path is not None:
+        try:
+            manifest = load_manifest(Path(spec.population.path))
+        except InputError:
+            return None  # reading the population will say what is wrong
+    if manifest is None:
+        return None
+    clean: Any = json.loads(json.dumps({k: v for k, v in manifest.items()
+                                        if k not in _NOT_IDENTITY}, default=str))
+    return clean
+
+
+def pool_manifest(spec: TrialSpec, replicates: int, method: str, chunk_size: int,
+                  population: Population | None = None) -> dict[str, Any]:
+    """The manifest of a power analysis's pool store (see the module docstring)."""
+    spec_content = json.loads(spec.model_dump_json())
+    manifest = {"kind": POOL_KIND, "spec": spec_content,
+                "population": _population_identity(spec, population),
+                "replicates": int(replicates), "method": method,
+                "model_sha256": load_model().hash,
+                "stages": [SCREENING_STAGE, *_stages(method)]}
+    full = _store_manifest(manifest, 0, chunk_size)
+    full.pop("n_chunks")  # the stages' sizes are known only once screening is done
+    full["layout"] = ("<stage>/chunk-NNNNNN.parquet: chunk k holds the outcomes of patients "
+                      "k*chunk_size .. (k+1)*chunk_size-1 of that stage")
+    return full
+
+
+def _stages(method: str) -> tuple[str, ...]:
+    return (TREATED_STAGE,) if method == "pool" else RESIMULATED_STAGES
+
+
+def open_pool_store(folder: str | Path, manifest: dict[str, Any], *,
+                    overwrite: bool = False) -> tuple[Path, int]:
+    """Prepare ``folder/pool`` for the streamed pool described by ``manifest``; return the
+    store folder and the number of chunks already finished (a resumed run).
+
+    Raises:
+        InputError: ``folder`` is a file; the store was begun by a different command
+            (every difference named) unless ``overwrite``; it cannot be written.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError("output path exists and is not a folder", file=folder)
+    store = folder / POOL_DIR
+    if overwrite and (folder / POPULATION_DIR / MANIFEST_FILE).is_file():
+        shutil.rmtree(folder / POPULATION_DIR)
+    open_store(store, manifest, identity=POOL_IDENTITY, what="power analysis pool",
+               chunk_dirs=manifest["stages"], overwrite=overwrite)
+    return store, sum(len(chunk_files(store, stage)) for stage in manifest["stages"])
 
 
 @dataclass
@@ -67,15 +156,24 @@ class Pool:
 def build_pool(spec: TrialSpec, *, population: Population | None = None,
                cohort: Cohort | None = None, engine: EngineLike = "process",
                workers: int | None = None,
-               progress: Callable[[str, int, int], None] | None = None) -> Pool:
-    """Screen the cohort and simulate every eligible patient under the MSC arm."""
+               progress: Callable[[str, int, int], None] | None = None,
+               store: Path | None = None, population_folder: Path | None = None) -> Pool:
+    """Screen the cohort and simulate every eligible patient under the MSC arm.
+
+    Arguments:
+        store: an opened pool store folder (:func:`open_pool_store`): the screening and MSC
+            arm simulations are streamed to it chunk by chunk and resumed from it.
+        population_folder: where a population the spec generates is streamed (resumable).
+    """
     cohort = screened_cohort(spec, population=population, cohort=cohort, engine=engine,
-                             workers=workers, progress=progress)
+                             workers=workers, progress=progress, store=store,
+                             population_folder=population_folder)
     el = cohort.eligible
     treated = simulate_arm(cohort.parameters(), el.death_threshold.to_numpy(float),
                            el.enrol_day.to_numpy(float), doses_for(spec, el, spec.treated.name),
                            follow_up=spec.follow_up_days, engine=engine, workers=workers,
-                           progress=stage_progress(progress, "MSC arm"))
+                           progress=stage_progress(progress, "MSC arm"),
+                           store=None if store is None else ArmStore(store, TREATED_STAGE))
     return Pool(cohort=cohort, control=cohort.control.values, treated=treated.values)
 
 
@@ -200,8 +298,8 @@ class PowerResult:
 
 
 def _resimulate(spec: TrialSpec, cohort: Cohort, idx: np.ndarray, arm: np.ndarray,
-                null: bool, engine: EngineLike, workers: int | None) -> tuple[pd.DataFrame,
-                                                                      pd.DataFrame]:
+                null: bool, engine: EngineLike, workers: int | None,
+                store: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Simulate each sampled patient afresh in its assigned arm; return per-arm frames laid
     out so that :func:`replicate_data` with ``idx = arange`` reads them."""
     flat_idx, flat_arm = idx.reshape(-1), arm.reshape(-1)
@@ -210,7 +308,9 @@ def _resimulate(spec: TrialSpec, cohort: Cohort, idx: np.ndarray, arm: np.ndarra
     doses = [d if a == 1 else [] for d, a in zip(doses, flat_arm, strict=True)]
     out = simulate_arm(el[list(cohort.parameters().columns)],
                        el.death_threshold.to_numpy(float), el.enrol_day.to_numpy(float), doses,
-                       follow_up=spec.follow_up_days, null=null, engine=engine, workers=workers)
+                       follow_up=spec.follow_up_days, null=null, engine=engine, workers=workers,
+                       store=None if store is None else ArmStore(
+                           store, RESIMULATED_STAGES[1 if null else 0]))
     return out.values, out.values
 
 
@@ -218,7 +318,9 @@ def power_analysis(spec: TrialSpec, replicates: int, *, target_power: float | No
                    pool: Pool | None = None, population: Population | None = None,
                    method: str = "pool", engine: EngineLike = "process", workers: int | None = None,
                    max_n: int | None = None,
-                   progress: Callable[[str, int, int], None] | None = None) -> PowerResult:
+                   progress: Callable[[str, int, int], None] | None = None,
+                   folder: str | Path | None = None, overwrite: bool = False,
+                   on_start: Callable[[Path, int], None] | None = None) -> PowerResult:
     """Power, type I error and effect distribution of ``spec``'s primary endpoint.
 
     Arguments:
@@ -227,10 +329,15 @@ def power_analysis(spec: TrialSpec, replicates: int, *, target_power: float | No
         method: ``"pool"`` (potential outcomes, default) or ``"resimulate"`` (every
             replicate's patients simulated afresh in their assigned arm; slow, for checks).
         max_n: upper limit of the sample-size search (default: the pool size).
+        folder: stream the simulated arms to ``folder/pool`` (and a generated population to
+            ``folder/population``) chunk by chunk, and resume an interrupted run of the same
+            analysis from there (see the module docstring); results are identical.
+        overwrite: discard what ``folder`` holds from an analysis with other settings.
+        on_start: called with ``(store folder, chunks already finished)`` before simulating.
 
     Raises:
         InputError: bad replicates/target, unknown method, no eligible patients, sample size
-            above the eligible pool.
+            above the eligible pool; ``folder`` holds a pool begun by a different command.
     """
     import time
 
@@ -244,13 +351,23 @@ def power_analysis(spec: TrialSpec, replicates: int, *, target_power: float | No
         raise InputError(f"unknown method '{method}' (pool or resimulate)", field="method")
     timings: dict[str, float] = {}
     start = time.perf_counter()
+    store = generated = None
+    if folder is not None and pool is None:
+        size = get_engine(engine, workers).chunk_size or ARM_CHUNK_SIZE
+        store, finished = open_pool_store(
+            folder, pool_manifest(spec, replicates, method, size, population),
+            overwrite=overwrite)
+        generated = Path(folder) / POPULATION_DIR
+        if on_start:
+            on_start(store, finished)
     if pool is None:
         if method == "pool":
             pool = build_pool(spec, population=population, engine=engine, workers=workers,
-                              progress=progress)
+                              progress=progress, store=store, population_folder=generated)
         else:
             cohort = screened_cohort(spec, population=population, engine=engine,
-                                     workers=workers)
+                                     workers=workers, progress=progress, store=store,
+                                     population_folder=generated)
             pool = Pool(cohort=cohort, control=cohort.control.values,
                         treated=cohort.control.values)
     timings["simulation"] = time.perf_counter() - start
@@ -262,8 +379,8 @@ def power_analysis(spec: TrialSpec, replicates: int, *, target_power: float | No
             raise InputError("re-simulation needs a screened cohort", field="method")
         start = time.perf_counter()
         flat = np.arange(idx.size).reshape(idx.shape)
-        eff_c, eff_t = _resimulate(spec, pool.cohort, idx, arm, False, engine, workers)
-        nul_c, nul_t = _resimulate(spec, pool.cohort, idx, arm, True, engine, workers)
+        eff_c, eff_t = _resimulate(spec, pool.cohort, idx, arm, False, engine, workers, store)
+        nul_c, nul_t = _resimulate(spec, pool.cohort, idx, arm, True, engine, workers, store)
         timings["simulation"] += time.perf_counter() - start
         start = time.perf_counter()
         effect = analyse_batch(endpoint.kind, replicate_data(spec, eff_c, eff_t, endpoint.name,
@@ -375,10 +492,11 @@ def sample_size_search(spec: TrialSpec, pool: Pool, replicates: int, target: flo
             "curve": [{"n": k, "power": v} for k, v in points]}
 
 
-def write_power(result: PowerResult, folder: str | Path) -> Path:
+def write_power(result: PowerResult, folder: str | Path, *, overwrite: bool = False) -> Path:
     """Write ``power.json``, ``power_replicates.parquet`` and ``spec.json`` into ``folder``
-    (created if needed; files beside a trial run's are kept). Each file is written
-    atomically and ``power.json`` last, so a folder with ``power.json`` is complete."""
+    (created if needed; files beside a trial run's are kept, unless ``overwrite``, which
+    replaces ``spec.json``). Each file is written atomically and ``power.json`` last, so a
+    folder with ``power.json`` is complete."""
     from mscsim._io import atomic_path, write_text_atomic
 
     folder = Path(folder)
@@ -387,14 +505,15 @@ def write_power(result: PowerResult, folder: str | Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     spec_path = folder / "spec.json"
     spec_text = result.spec.model_dump_json(indent=2)
-    if spec_path.is_file() and spec_path.read_text(encoding="utf-8") != spec_text:
+    if spec_path.is_file() and spec_path.read_text(encoding="utf-8") != spec_text and \
+            not overwrite:
         existing = json.loads(spec_path.read_text(encoding="utf-8"))
         if existing.get("trial", {}).get("name") != result.spec.trial.name:
             raise InputError("the folder holds another trial's output", file=folder,
                              hint="choose another folder")
     with atomic_path(folder / "power_replicates.parquet") as tmp:
         result.replicate_table().to_parquet(tmp, index=False)
-    if not spec_path.is_file():
+    if overwrite or not spec_path.is_file():
         write_text_atomic(spec_path, spec_text)
     write_text_atomic(folder / "power.json", json.dumps(result.to_dict(), indent=2))
     return folder

@@ -14,10 +14,13 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from mscsim._errors import InputError
 from mscsim.engine import EngineLike, chunk_ranges, get_engine
 from mscsim.model import load_model
 from mscsim.population._course import death_time
@@ -37,6 +40,8 @@ BIOMARKER_SOURCE = {"il6": "il6_pg_ml", "tnf": "tnf_pg_ml", "il10": "il10_pg_ml"
                     "lymphocytes": "lymphocytes_1e9_l"}
 VENTILATION_PF = 100.0  # model rule: P/F < 100 mmHg is ventilated (WHO >= 8)
 DISCHARGE_WHO = 3  # WHO 0-3: ambulatory (discharged)
+#: patients per task (and per stored chunk) of a simulated arm, unless the engine sets one
+ARM_CHUNK_SIZE = 250
 
 
 def on_grid(day: np.ndarray) -> np.ndarray:
@@ -126,6 +131,50 @@ def reduce_course(values: np.ndarray, times: np.ndarray, thresholds: np.ndarray,
 
 
 @dataclass(frozen=True)
+class ArmStore:
+    """Finished chunks of one simulated arm on disk: ``folder/stage/chunk-NNNNNN.parquet``,
+    chunk ``k`` holding the outcomes of patients ``k * chunk_size`` onwards (the layout and
+    atomic writes of :mod:`mscsim.population._store`; the folder's manifest is opened by the
+    caller). Each file holds the ``values`` columns and the flattened ``daily`` array."""
+
+    folder: Path
+    stage: str
+
+    def finished(self) -> dict[int, Path]:
+        from mscsim.population._store import chunk_files
+
+        return chunk_files(self.folder, self.stage)
+
+    def write(self, index: int, outcomes: ArmOutcomes) -> None:
+        from mscsim.population._store import write_chunk
+
+        table = pa.Table.from_pandas(outcomes.values, preserve_index=False)
+        n = len(outcomes.values)
+        flat = np.ascontiguousarray(outcomes.daily, dtype=float).reshape(-1)
+        daily = pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float64()),
+                                                  flat.size // n if n else 1)
+        write_chunk(self.folder, index, table.append_column(_DAILY, daily), self.stage)
+
+    def read(self, index: int, rows: int, path: Path | None = None) -> ArmOutcomes:
+        """Chunk ``index`` (at ``path``, when known), which must hold ``rows`` patients."""
+        from mscsim.population._store import read_chunk
+
+        path = path or self.finished()[index]
+        table = read_chunk(path)
+        if table.num_rows != rows or _DAILY not in table.column_names:
+            raise InputError(f"chunk {index} has {table.num_rows} rows, expected {rows}",
+                             file=path, hint="delete the file and run the same command "
+                                             "again, or pass --overwrite")
+        daily = table.column(_DAILY).combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        values = table.drop_columns([_DAILY]).to_pandas()
+        return ArmOutcomes(values=values,
+                           daily=daily.astype(float).reshape(rows, -1, len(TRAJECTORY)))
+
+
+_DAILY = "daily"
+
+
+@dataclass(frozen=True)
 class _Task:
     parameters: list[dict[str, float]]
     thresholds: np.ndarray
@@ -165,8 +214,9 @@ def horizon_for(enrol_days: np.ndarray, follow_up: float) -> float:
 def simulate_arm(parameters: pd.DataFrame, thresholds: np.ndarray, enrol_days: np.ndarray,
                  doses: Sequence[Sequence[tuple[float, float]]], *, follow_up: float,
                  horizon: float | None = None, null: bool = False, engine: EngineLike = "process",
-                 workers: int | None = None, chunk_size: int = 250,
-                 progress: Callable[[int, int], None] | None = None) -> ArmOutcomes:
+                 workers: int | None = None, chunk_size: int = ARM_CHUNK_SIZE,
+                 progress: Callable[[int, int], None] | None = None,
+                 store: ArmStore | None = None) -> ArmOutcomes:
     """Simulate patients under one arm and reduce each course to its outcomes.
 
     Arguments:
@@ -176,6 +226,12 @@ def simulate_arm(parameters: pd.DataFrame, thresholds: np.ndarray, enrol_days: n
         doses: per patient, ``(day after infection, cells/kg)`` infusions (empty: placebo).
         follow_up: days after randomisation.
         null: zero MSC potency (:data:`NULL_POTENCY`).
+        store: write each chunk's outcomes there as soon as it is simulated, and read the
+            chunks already there instead of simulating them again (a resumed run). Results
+            do not depend on the chunk size: every patient is simulated on its own.
+
+    Raises:
+        InputError: a stored chunk is damaged or does not fit; a chunk cannot be written.
     """
     n = len(parameters)
     pool = get_engine(engine, workers)
@@ -186,12 +242,27 @@ def simulate_arm(parameters: pd.DataFrame, thresholds: np.ndarray, enrol_days: n
                                        for r in parameters.to_dict("records")]
     if null:
         records = [{**r, **NULL_POTENCY} for r in records]
+    ranges = chunk_ranges(n, pool.chunk_size or chunk_size)
+    parts: dict[int, ArmOutcomes] = {}
+    if store is not None:
+        stored = store.finished()
+        extra = [k for k in stored if k >= len(ranges)]
+        if extra:
+            raise InputError(f"chunk {extra[0]} is beyond the {len(ranges)} chunks of this "
+                             "arm", file=stored[extra[0]], hint="pass --overwrite")
+        for k, path in stored.items():
+            parts[k] = store.read(k, ranges[k][1] - ranges[k][0], path)
+    done = sum(len(p.values) for p in parts.values())
+    if progress and done:
+        progress(done, n)
+    todo = [k for k in range(len(ranges)) if k not in parts]
     tasks = [_Task(records[a:b], thresholds[a:b], enrol_days[a:b],
                    [list(d) for d in doses[a:b]], horizon, follow_up)
-             for a, b in chunk_ranges(n, pool.chunk_size or chunk_size)]
-    parts, done = [], 0
-    for part in pool.map(_run_chunk, tasks):
-        parts.append(part)
+             for a, b in (ranges[k] for k in todo)]
+    for position, part in pool.imap_unordered(_run_chunk, tasks):
+        if store is not None:
+            store.write(todo[position], part)
+        parts[todo[position]] = part
         done += len(part.values)
         if progress:
             progress(done, n)
@@ -199,5 +270,6 @@ def simulate_arm(parameters: pd.DataFrame, thresholds: np.ndarray, enrol_days: n
         empty = reduce_course(np.zeros((0, 2, len(OUTPUTS))), np.array([0.0, horizon]),
                               np.zeros(0), np.zeros(0), follow_up, np.zeros(0, bool))
         return empty
-    return ArmOutcomes(values=pd.concat([p.values for p in parts], ignore_index=True),
-                       daily=np.concatenate([p.daily for p in parts], axis=0))
+    ordered = [parts[k] for k in range(len(ranges))]
+    return ArmOutcomes(values=pd.concat([p.values for p in ordered], ignore_index=True),
+                       daily=np.concatenate([p.daily for p in ordered], axis=0))
