@@ -3,12 +3,9 @@ with the same command ends with the population of an uninterrupted run (issue #7
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +13,7 @@ import pytest
 
 from mscsim.population import GenerationOptions, generate_population, read_population
 from mscsim.population._store import chunk_files
+from tests._interrupt import interrupt_after, start
 
 N, SEED, CHUNK = 240, 21, 8  # 30 chunks
 ARGS = ["population", "generate", "--n", str(N), "--seed", str(SEED), "--days", "40",
@@ -28,34 +26,12 @@ def reference() -> pd.DataFrame:
                                workers=2, chunk_size=40).patients
 
 
-def start(folder: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "mscsim", *ARGS, "-o", str(folder)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-
-
-def wait_for_chunks(proc: subprocess.Popen[str], folder: Path, count: int) -> None:
-    deadline = time.monotonic() + 240
-    while len(chunk_files(folder)) < count:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "no chunk was written in time"
-        time.sleep(0.02)
-
-
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path: Path, sig: int,
                                                           reference: pd.DataFrame) -> None:
     folder = tmp_path / "pop"
-    proc = start(folder)
-    try:
-        wait_for_chunks(proc, folder, 3)
-        proc.send_signal(sig)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        with contextlib.suppress(ProcessLookupError):  # workers the kill may have orphaned
-            os.killpg(proc.pid, signal.SIGKILL)
+    proc = start([*ARGS, "-o", str(folder)])
+    stderr = interrupt_after(proc, lambda: len(chunk_files(folder)), 3, sig)
     written = len(chunk_files(folder))
     assert 3 <= written < N // CHUNK, "the run was not interrupted mid-way"
     if sig == signal.SIGINT:

@@ -5,14 +5,11 @@ read back instead of simulated again."""
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +24,7 @@ from mscsim.trial import power_analysis, screen, spec_from_dict
 from mscsim.trial._enrol import doses_for
 from mscsim.trial._power import POOL_DIR, RESIMULATED_STAGES, TREATED_STAGE
 from mscsim.trial._simulate import ArmStore, simulate_arm
+from tests._interrupt import interrupt_after, start
 from tests._trial_helpers import BASE_SPEC, population_folder, toml_text
 
 N_POP, REPLICATES, CHUNK = 160, 40, 2
@@ -54,15 +52,19 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "reference": reference}
 
 
+MSCSIM = [sys.executable, "-m", "mscsim"]
+
+
 def args(spec_file: Path, folder: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "mscsim", "trial", "power", str(spec_file), "--replicates",
+    """Arguments of ``mscsim`` (without the interpreter) for the power run under test."""
+    return ["trial", "power", str(spec_file), "--replicates",
             str(REPLICATES), "--chunk-size", str(CHUNK), "--workers", "2", "--quiet",
             "-o", str(folder), *extra]
 
 
 def run_cli(spec_file: Path, folder: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args(spec_file, folder, *extra), capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([*MSCSIM, *args(spec_file, folder, *extra)], capture_output=True,
+                          text=True, timeout=300)
 
 
 def power_json(folder: Path) -> dict[str, Any]:
@@ -117,21 +119,9 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path: Path, sig: i
     folder = tmp_path / "power"
     store = folder / POOL_DIR
     total = len(chunk_files(setup["reference"] / POOL_DIR, stage))
-    proc = subprocess.Popen(args(setup["spec"], folder), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while len(chunk_files(store, stage)) < 3:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no chunk was written in time"
-            time.sleep(0.01)
-        proc.send_signal(sig)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        with contextlib.suppress(ProcessLookupError):  # workers the kill may have orphaned
-            os.killpg(proc.pid, signal.SIGKILL)
+    proc = start(args(setup["spec"], folder))
+    stderr = interrupt_after(proc, lambda: len(chunk_files(store, stage)), 3, sig,
+                             timeout=120)
     written = len(chunk_files(store, stage))
     assert 3 <= written < total, "the run was not interrupted mid-way"
     assert not (folder / "power.json").exists()
@@ -146,7 +136,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path: Path, sig: i
         assert proc.returncode == -signal.SIGKILL
     before = {p: p.stat().st_mtime_ns for s in STAGES for p in chunk_files(store, s).values()}
 
-    again = subprocess.run([a for a in args(setup["spec"], folder) if a != "--quiet"],
+    again = subprocess.run([*MSCSIM, *(a for a in args(setup["spec"], folder) if a != "--quiet")],
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert f"resuming {folder}:" in again.stderr
