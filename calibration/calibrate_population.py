@@ -27,9 +27,10 @@ import numpy as np  # noqa: E402
 from mscsim._io import atomic_path, write_text_atomic  # noqa: E402
 from mscsim.population import generate_population, summarise  # noqa: E402
 from mscsim.population._calibrate import (  # noqa: E402
-    AGE_HALF_WIDTH,
     calibrate,
     calibration_json,
+    deaths_mean_age,
+    ifr_by_age,
     levin_band_mean,
 )
 from mscsim.population._tables import (  # noqa: E402
@@ -69,15 +70,15 @@ def statistics(ok) -> dict[str, float]:  # type: ignore[no-untyped-def]
         HOSPITALISED.name: hosp.mean(),
         HOSPITALISED_MEAN_AGE.name: age[hosp].mean(),
         IFR.name: p.mean(),
-        DEATHS_MEAN_AGE.name: np.sum(age * p) / max(np.sum(p), 1e-300),
+        DEATHS_MEAN_AGE.name: deaths_mean_age(ok, p),
         INCUBATION_MEDIAN.name: np.nanmedian(ok.symptom_onset_day.to_numpy(dtype=float)),
         # Wolfel's patients were hospitalised, so the peak-load target is checked on them
         PEAK_VIRAL_LOAD.name: np.median(ok.peak_viral_load_log10.to_numpy(dtype=float)[hosp]),
         ADMITTED_LYMPHOPENIA.name: ok.lymphopenia_at_admission.to_numpy(dtype=bool)[hosp].mean(),
     }
+    by_age = ifr_by_age(ok, p)
     for a, target in zip(IFR_AGES, IFR_BY_AGE, strict=True):
-        band = np.abs(age - a) < AGE_HALF_WIDTH
-        out[target.name] = p[band].mean()
+        out[target.name] = by_age[a]
     out[IFR_80_PLUS.name] = p[age >= 80].mean()
     hospitalised_deaths = np.sum(p[hosp])
     out["hospitalised_death_frac"] = hospitalised_deaths / max(hosp.sum(), 1)
