@@ -169,7 +169,7 @@ def test_a_folder_that_is_not_a_population_is_refused(tmp_path) -> None:
 
 def _dies_once(task, *, mark: str):
     """The chunk function, except that the worker running patient 4's chunk dies once."""
-    if task[0] == CHUNK and not Path(mark).exists():
+    if task[0][0] == CHUNK and not Path(mark).exists():  # task: (patient ids, ...)
         Path(mark).write_text("died")
         os._exit(1)
     return _CHUNK(task)

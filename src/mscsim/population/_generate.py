@@ -14,13 +14,12 @@ from mscsim.engine import EngineLike, chunk_ranges, get_engine
 from mscsim.model import load_model
 from mscsim.population._course import COURSE_OUTPUTS, clinical_course
 from mscsim.population._sampling import (
-    COVARIATE_STREAM,
     EFFECTS_STREAM,
     death_threshold,
+    draw_covariates,
     patient_parameters,
     random_effects,
     rng_for,
-    sample_covariates,
 )
 from mscsim.population._tables import Calibration
 from mscsim.simulate import DEFAULT_BACKEND, output_times, simulate_batch
@@ -88,12 +87,11 @@ def _plausible_rows(course: list[dict[str, object]], ok: np.ndarray) -> np.ndarr
     return keep
 
 
-def _chunk(task: tuple[int, int, int, dict[str, float], GenerationOptions]) -> pd.DataFrame:
-    start, stop, seed, calibration_values, options = task
+def _chunk(task: tuple[np.ndarray, int, dict[str, object], GenerationOptions]) -> pd.DataFrame:
+    ids, seed, calibration_values, options = task
     model = load_model()
     calibration = Calibration(**calibration_values)  # type: ignore[arg-type]
-    ids = np.arange(start, stop)
-    covariates = [sample_covariates(rng_for(seed, int(i), COVARIATE_STREAM)) for i in ids]
+    covariates = [draw_covariates(seed, int(i), calibration) for i in ids]
     thresholds = np.array([death_threshold(seed, int(i)) for i in ids])
     times = output_times(options.days, options.points_per_day)
     rows: list[dict[str, object]] = [{} for _ in ids]
@@ -171,9 +169,24 @@ def population_chunks(n: int, seed: int, *, options: GenerationOptions | None = 
     values = dict(asdict(calibration))
     ranges, skipped = chunk_ranges(int(n), size), set(skip)
     chunks = [k for k in range(len(ranges)) if k not in skipped]
-    tasks = [(ranges[k][0], ranges[k][1], int(seed), values, options) for k in chunks]
+    tasks = [(np.arange(*ranges[k]), int(seed), values, options) for k in chunks]
     for position, part in pool.imap_unordered(_chunk, tasks):
         yield chunks[position], part
+
+
+def simulate_patients(ids: np.ndarray, seed: int, *, options: GenerationOptions,
+                      calibration: Calibration, engine: EngineLike = "process",
+                      workers: int | None = None, chunk_size: int = 1000) -> pd.DataFrame:
+    """The rows that :func:`generate_population` gives patients ``ids`` (any subset, in
+    order of ``ids``): a calibration re-simulates only the patients a value changes."""
+    check_size_and_seed(max(len(ids), 1), seed)
+    pool = get_engine(engine, workers)
+    values = dict(asdict(calibration))
+    ids = np.asarray(ids, dtype=np.int64)
+    tasks = [(ids[i:i + chunk_size], int(seed), values, options)
+             for i in range(0, len(ids), chunk_size)]
+    parts = list(pool.map(_chunk, tasks))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def generate_population(n: int, seed: int, *, options: GenerationOptions | None = None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -17,12 +17,14 @@ from mscsim.population._tables import (
     COMORBIDITIES,
     Calibration,
     age_bands,
+    band_value,
     body_weight,
+    care_home_share,
     comorbidity_prevalence,
     covariate_effects,
 )
 
-COVARIATE_STREAM, EFFECTS_STREAM, DEATH_STREAM = 0, 1, 2
+COVARIATE_STREAM, EFFECTS_STREAM, DEATH_STREAM, CARE_HOME_STREAM = 0, 1, 2, 3
 #: parameters with log-normal inter-individual variability (sd from the model's table)
 VARIABLE_PARAMETERS = ("p_ifn", "k_cd8_kill", "p_il6_mac")
 CHILD_WEIGHT_KG_PER_YEAR = 3.2  # assumption: about 3.5 kg at birth, adult weight by 18 y
@@ -41,11 +43,24 @@ class Covariates:
     diabetes: bool
     obesity: bool
     body_weight_kg: float
+    care_home: bool = False
 
     def as_dict(self) -> dict[str, float | bool]:
         return {"age": self.age, "male": self.male, "hypertension": self.hypertension,
                 "diabetes": self.diabetes, "obesity": self.obesity,
-                "body_weight_kg": self.body_weight_kg}
+                "body_weight_kg": self.body_weight_kg, "care_home": self.care_home}
+
+
+def draw_covariates(seed: int, patient: int, calibration: Calibration) -> Covariates:
+    """Covariates of patient ``patient``; care-home residence only in a profile whose cohort
+    includes care-home residents (its own stream, so the other covariates are the same in
+    every profile)."""
+    covariates = sample_covariates(rng_for(seed, patient, COVARIATE_STREAM))
+    if not calibration.care_home_residents:
+        return covariates
+    share = care_home_share(covariates.age)
+    resident = bool(rng_for(seed, patient, CARE_HOME_STREAM).random() < share)
+    return replace(covariates, care_home=resident)
 
 
 def sample_covariates(rng: np.random.Generator) -> Covariates:
@@ -55,8 +70,7 @@ def sample_covariates(rng: np.random.Generator) -> Covariates:
     male = bool(rng.random() < 0.485)  # INSEE 2021: 31.76 of 65.63 million are men
     flags = {}
     for condition in COMORBIDITIES:
-        prevalence = next((p for lo, hi, p in comorbidity_prevalence()[condition]
-                           if lo <= age < hi), 0.0)
+        prevalence = band_value(comorbidity_prevalence()[condition], age)
         flags[condition] = bool(rng.random() < prevalence)
     mean, sd = body_weight()[(male, flags["obesity"])]
     if age < 18:
@@ -88,6 +102,8 @@ def patient_parameters(model: Model, covariates: Covariates, effects: Mapping[st
         log_values[name] += table[name].variability.sd_log * z
     age_offset = covariates.age - calibration.reference_age
     log_values["p_ifn"] += calibration.ifn_shift + calibration.ifn_age_slope * age_offset
+    if covariates.care_home:
+        log_values["p_ifn"] += calibration.care_home_ifn_shift
     log_hazard = calibration.log_hazard_age(covariates.age)
     flags = {"male": covariates.male, "hypertension": covariates.hypertension,
              "diabetes": covariates.diabetes, "obesity": covariates.obesity}

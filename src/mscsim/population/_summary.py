@@ -13,7 +13,7 @@ IL6_SEVERE_RANGE = (27.0, 277.0)  # Herold 2020 via Jenner 2021: ventilated pati
 #: folder is read with these columns only)
 COLUMNS = ("patient", "status", "age", "hospitalised", "ventilated", "died", "death_probability",
            "symptom_onset_day", "admission_day", "peak_viral_load_log10", "peak_viral_load_day",
-           "lymphopenia_at_admission", "peak_il6_pg_ml")
+           "lymphopenia_at_admission", "peak_il6_pg_ml", "care_home")
 
 
 def _median(values: np.ndarray) -> float | None:
@@ -61,6 +61,7 @@ def summarise(population: Population) -> dict[str, object]:
         "hospitalised_death_frac": float(died[hospitalised].mean()) if hospitalised.any()
         else None,
         "symptomatic_frac": float(symptomatic.mean()),
+        "care_home_frac": float(ok.care_home.to_numpy(dtype=bool).mean()),
         "severity_among_symptomatic": {
             "mild_or_moderate": float((symptomatic & ~hospitalised).sum() / n_sympt),
             "severe": float((symptomatic & severe).sum() / n_sympt),

@@ -20,7 +20,12 @@ COMORBIDITIES = ("hypertension", "diabetes", "obesity")
 COVARIATES = ("male", *COMORBIDITIES, "age_per_year_over_65")
 
 
-def _data(name: str) -> Path:
+#: the tables a population is drawn from (the calibrated values aside)
+INPUT_TABLES = ("age_distribution.csv", "body_weight.csv", "care_home_share.csv",
+                "comorbidity_prevalence.csv", "covariate_effects.csv")
+
+
+def data_path(name: str) -> Path:
     return Path(str(resources.files("mscsim.population") / "data" / name))
 
 
@@ -58,7 +63,7 @@ class AgeBand:
 @functools.lru_cache(maxsize=4)
 def age_bands(path: Path | None = None) -> tuple[AgeBand, ...]:
     """Age distribution of infections: bands with population shares (summing to 1)."""
-    path = path or _data("age_distribution.csv")
+    path = path or data_path("age_distribution.csv")
     bands = []
     for line, row in _rows(path, ("age_low", "age_high", "share", "source")):
         low, high = _number(row, "age_low", path, line), _number(row, "age_high", path, line)
@@ -73,30 +78,42 @@ def age_bands(path: Path | None = None) -> tuple[AgeBand, ...]:
     return tuple(AgeBand(b.low, b.high, b.share / total) for b in bands)
 
 
+ArrayOrFloat = TypeVar("ArrayOrFloat", float, np.ndarray)
+Band = tuple[float, float, float]  # (age_low, age_high, fraction), age_low <= age < age_high
+
+
+def _fraction_band(row: dict[str, str], column: str, path: Path, line: int) -> Band:
+    fraction = _number(row, column, path, line)
+    if not 0 <= fraction <= 1:
+        raise InputError(f"{column} must be in [0, 1]", file=path, line=line, column=column)
+    return (_number(row, "age_low", path, line), _number(row, "age_high", path, line),
+            fraction)
+
+
+def band_value(bands: tuple[Band, ...], age: float) -> float:
+    """The fraction of the band holding ``age`` (0 outside every band)."""
+    return next((fraction for low, high, fraction in bands if low <= age < high), 0.0)
+
+
 @functools.lru_cache(maxsize=1)
-def comorbidity_prevalence() -> dict[str, tuple[tuple[float, float, float], ...]]:
+def comorbidity_prevalence() -> dict[str, tuple[Band, ...]]:
     """``condition -> ((age_low, age_high, prevalence), ...)``."""
-    path = _data("comorbidity_prevalence.csv")
-    table: dict[str, list[tuple[float, float, float]]] = {c: [] for c in COMORBIDITIES}
+    path = data_path("comorbidity_prevalence.csv")
+    table: dict[str, list[Band]] = {c: [] for c in COMORBIDITIES}
     for line, row in _rows(path, ("condition", "age_low", "age_high", "prevalence", "source")):
         condition = row["condition"].strip()
         if condition not in table:
             raise InputError(f"unknown condition '{condition}' (known: "
                              f"{', '.join(COMORBIDITIES)})", file=path, line=line,
                              column="condition")
-        prevalence = _number(row, "prevalence", path, line)
-        if not 0 <= prevalence <= 1:
-            raise InputError("prevalence must be in [0, 1]", file=path, line=line,
-                             column="prevalence")
-        table[condition].append((_number(row, "age_low", path, line),
-                                 _number(row, "age_high", path, line), prevalence))
+        table[condition].append(_fraction_band(row, "prevalence", path, line))
     return {c: tuple(v) for c, v in table.items()}
 
 
 @functools.lru_cache(maxsize=1)
 def covariate_effects() -> tuple[tuple[str, str, float], ...]:
     """``(covariate, parameter, log_effect)`` rows."""
-    path = _data("covariate_effects.csv")
+    path = data_path("covariate_effects.csv")
     effects = []
     for line, row in _rows(path, ("covariate", "parameter", "log_effect", "source")):
         covariate = row["covariate"].strip()
@@ -111,7 +128,7 @@ def covariate_effects() -> tuple[tuple[str, str, float], ...]:
 @functools.lru_cache(maxsize=1)
 def body_weight() -> dict[tuple[bool, bool], tuple[float, float]]:
     """``(male, obese) -> (mean_kg, sd_kg)`` for adults."""
-    path = _data("body_weight.csv")
+    path = data_path("body_weight.csv")
     table = {}
     for line, row in _rows(path, ("sex", "obese", "mean_kg", "sd_kg", "source")):
         key = (row["sex"].strip() == "male", row["obese"].strip() == "true")
@@ -119,7 +136,37 @@ def body_weight() -> dict[tuple[bool, bool], tuple[float, float]]:
     return table
 
 
-ArrayOrFloat = TypeVar("ArrayOrFloat", float, np.ndarray)
+@functools.lru_cache(maxsize=1)
+def _care_home_bands() -> tuple[Band, ...]:
+    path = data_path("care_home_share.csv")
+    return tuple(_fraction_band(row, "share", path, line)
+                 for line, row in _rows(path, ("age_low", "age_high", "share", "source")))
+
+
+#: attack rate in care homes relative to community-dwelling people of the same age
+#: (assumption, plausible range 1.5-4: nursing-home shielding ratios 1.9 in Belgium, 2.2 in
+#: the UK and 3.1 in Spain, Ioannidis 2021 BMJ Glob Health doi:10.1136/bmjgh-2020-004614;
+#: seroprevalence 33-55% in English and Spanish care homes against about 5-16% in
+#: the general population, Krutikov 2021 Lancet Healthy Longev, Candel 2021 Age Ageing)
+CARE_HOME_ATTACK_RATIO = 2.5
+
+
+def care_home_population_share(age: ArrayOrFloat) -> ArrayOrFloat:
+    """Share of people aged ``age`` who live in a care home (0 outside the table)."""
+    if isinstance(age, float | int):
+        return band_value(_care_home_bands(), age)
+    share = np.zeros(np.shape(age))
+    for low, high, fraction in _care_home_bands():
+        share[(age >= low) & (age < high)] = fraction
+    return share
+
+
+def care_home_share(age: float) -> float:
+    """Share of care-home residents among infections at ``age``: the population share
+    weighted by the care homes' higher attack rate."""
+    resident = care_home_population_share(age) * CARE_HOME_ATTACK_RATIO
+    return resident / (resident + 1.0 - care_home_population_share(age))
+
 
 CALIBRATION_PROFILES = ("salje", "levin")
 DEFAULT_CALIBRATION = "salje"
@@ -130,7 +177,7 @@ def calibration_file(profile: str) -> Path:
     if profile not in CALIBRATION_PROFILES:
         raise InputError(f"unknown calibration profile {profile!r}", field="calibration",
                          hint=f"choose one of {', '.join(CALIBRATION_PROFILES)}")
-    return _data("calibrated.json" if profile == DEFAULT_CALIBRATION
+    return data_path("calibrated.json" if profile == DEFAULT_CALIBRATION
                  else f"calibrated_{profile}.json")
 
 
@@ -143,6 +190,10 @@ class Calibration:
     ``log hazard_multiplier = hazard_intercept + hazard_age_slope * (age - reference_age)
     + knots(age) + ...``, where ``knots`` interpolates ``hazard_knot_values`` linearly between
     ``hazard_knot_ages`` (constant beyond them; none in the default profile).
+
+    ``care_home_residents``: whether the cohort includes care-home residents (share by age
+    in ``care_home_share.csv``); their log IFN production is shifted by
+    ``care_home_ifn_shift`` (frailty; docs/population.md, "Care-home residents").
     """
 
     reference_age: float
@@ -153,6 +204,8 @@ class Calibration:
     source: str
     hazard_knot_ages: tuple[float, ...] = ()
     hazard_knot_values: tuple[float, ...] = ()
+    care_home_residents: bool = False
+    care_home_ifn_shift: float = 0.0
 
     def log_hazard_age(self, age: ArrayOrFloat) -> ArrayOrFloat:
         """The age terms of the log hazard multiplier."""
@@ -178,6 +231,8 @@ class Calibration:
             return cls(**{k: float(values[k]) for k in (
                 "reference_age", "ifn_shift", "ifn_age_slope", "hazard_intercept",
                 "hazard_age_slope")}, source=str(raw.get("source", "")),
-                hazard_knot_ages=knot_ages, hazard_knot_values=knot_values)
+                hazard_knot_ages=knot_ages, hazard_knot_values=knot_values,
+                care_home_residents=bool(values.get("care_home_residents", False)),
+                care_home_ifn_shift=float(values.get("care_home_ifn_shift", 0.0)))
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise InputError(f"cannot read calibrated values: {err}", file=path) from None
