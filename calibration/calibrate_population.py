@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -39,14 +40,20 @@ from mscsim.population._tables import (  # noqa: E402
 )
 from mscsim.population._targets import (  # noqa: E402
     ADMITTED_LYMPHOPENIA,
+    CARE_HOME_DEATH_SHARE,
+    CARE_HOME_IFR,
     DEATHS_MEAN_AGE,
     HOSPITALISED,
     HOSPITALISED_MEAN_AGE,
     IFR,
     IFR_80_PLUS,
+    IFR_85_ALL_INFECTIONS,
     IFR_AGES,
     IFR_BY_AGE,
+    IL6_MILD,
+    IL6_SEVERE,
     INCUBATION_MEDIAN,
+    PEAK_TO_ONSET,
     PEAK_VIRAL_LOAD,
     Target,
     levin_ifr,
@@ -55,10 +62,15 @@ from mscsim.population._targets import (  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "docs" / "calibration"
 TARGETS = [HOSPITALISED, HOSPITALISED_MEAN_AGE, IFR, DEATHS_MEAN_AGE, *IFR_BY_AGE, IFR_80_PLUS,
-           INCUBATION_MEDIAN, PEAK_VIRAL_LOAD, ADMITTED_LYMPHOPENIA]
+           INCUBATION_MEDIAN, PEAK_VIRAL_LOAD, PEAK_TO_ONSET, IL6_MILD, IL6_SEVERE,
+           ADMITTED_LYMPHOPENIA]
+# checked only in a cohort with care-home residents
+CARE_HOME_TARGETS = [CARE_HOME_IFR, CARE_HOME_DEATH_SHARE, IFR_85_ALL_INFECTIONS]
 CALIBRATED_ON = {
     "salje": {HOSPITALISED.name, HOSPITALISED_MEAN_AGE.name, IFR.name, DEATHS_MEAN_AGE.name},
-    "levin": {HOSPITALISED.name, HOSPITALISED_MEAN_AGE.name, *(t.name for t in IFR_BY_AGE)},
+    # the severity stage is fitted on the community cohort; with care-home residents added
+    # the hospitalisation figures are checks
+    "levin": {*(t.name for t in IFR_BY_AGE), CARE_HOME_IFR.name},
 }
 
 
@@ -66,6 +78,8 @@ def statistics(ok) -> dict[str, float]:  # type: ignore[no-untyped-def]
     hosp = ok.hospitalised.to_numpy(dtype=bool)
     p = ok.death_probability.to_numpy(dtype=float)
     age = ok.age.to_numpy(dtype=float)
+    peak_il6 = ok.peak_il6_pg_ml.to_numpy(dtype=float)
+    symptomatic = np.isfinite(ok.symptom_onset_day.to_numpy(dtype=float))
     out = {
         HOSPITALISED.name: hosp.mean(),
         HOSPITALISED_MEAN_AGE.name: age[hosp].mean(),
@@ -74,8 +88,17 @@ def statistics(ok) -> dict[str, float]:  # type: ignore[no-untyped-def]
         INCUBATION_MEDIAN.name: np.nanmedian(ok.symptom_onset_day.to_numpy(dtype=float)),
         # Wolfel's patients were hospitalised, so the peak-load target is checked on them
         PEAK_VIRAL_LOAD.name: np.median(ok.peak_viral_load_log10.to_numpy(dtype=float)[hosp]),
+        PEAK_TO_ONSET.name: np.nanmedian((ok.peak_viral_load_day - ok.symptom_onset_day)
+                                         .to_numpy(dtype=float)[hosp]),
+        IL6_MILD.name: np.median(peak_il6[symptomatic & ~hosp]),
+        IL6_SEVERE.name: np.median(peak_il6[ok.ventilated.to_numpy(dtype=bool)]),
         ADMITTED_LYMPHOPENIA.name: ok.lymphopenia_at_admission.to_numpy(dtype=bool)[hosp].mean(),
     }
+    residents = ok.care_home.to_numpy(dtype=bool)
+    if residents.any():
+        out[CARE_HOME_IFR.name] = p[residents].mean()
+        out[CARE_HOME_DEATH_SHARE.name] = p[residents].sum() / max(p.sum(), 1e-300)
+        out[IFR_85_ALL_INFECTIONS.name] = ifr_by_age(ok, p, as_serosurveys=False)[85]
     by_age = ifr_by_age(ok, p)
     for a, target in zip(IFR_AGES, IFR_BY_AGE, strict=True):
         out[target.name] = by_age[a]
@@ -122,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         ok = validation.ok
         simulated = {k: float(v) for k, v in statistics(ok).items()}
         intervals = bootstrap(ok, args.bootstrap, np.random.default_rng(args.validation_seed))
+        targets = TARGETS + (CARE_HOME_TARGETS if CARE_HOME_IFR.name in simulated else [])
         rows = [_row(t, simulated, intervals, t.name in CALIBRATED_ON[profile])
-                for t in TARGETS]
+                for t in targets]
         fit = {"profile": profile, "validation_n": args.validation_n,
                "validation_seed": args.validation_seed,
                "validation_plausible": int(len(ok)), "rows": rows,
@@ -146,22 +170,29 @@ def main(argv: list[str] | None = None) -> int:
 def _row(t: Target, simulated: dict[str, float], intervals: dict[str, tuple[float, float]],
          calibrated: bool) -> dict[str, object]:
     value = simulated[t.name]
-    return {"target": t.name, "published": t.value, "band_low": t.low, "band_high": t.high,
+    published = None if math.isnan(t.value) else t.value  # a range only
+    return {"target": t.name, "published": published, "band_low": t.low, "band_high": t.high,
             "simulated": value, "ci_low": intervals[t.name][0], "ci_high": intervals[t.name][1],
             "within_band": bool(t.low <= value <= t.high),
             "role": "calibrated" if calibrated else "check", "source": t.source}
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.4g}"
+def _fmt(x: float | None) -> str:
+    return "range" if x is None else f"{x:.4g}"
 
 
 PROFILE_TEXT = {
     "salje": "France's first wave, community infections: the hazard is fitted to Salje 2020's "
              "overall IFR and mean age at death. The package default.",
-    "levin": "The IFR-by-age curve of Levin 2020 (ages 35-85), which pools settings that "
-             "include nursing-home deaths. Select with `--calibration levin` or "
-             "`population.calibration = \"levin\"` in a trial spec.",
+    "levin": "The IFR-by-age curve of Levin 2020 (ages 35-85), which pools settings whose "
+             "deaths include care-home residents; the cohort includes them (share by age in "
+             "`care_home_share.csv`), with an IFN shift fitted to their published IFR. "
+             "IFR by age is compared as Levin's serosurvey-based sources measured it (all "
+             "deaths over community infections scaled to the whole population); "
+             "`ifr_age_85_all_infections` is the IFR over all infections. The severity stage "
+             "was fitted without residents, so the hospitalisation rows are checks here. "
+             "Select with `--calibration levin` or `population.calibration = \"levin\"` in a "
+             "trial spec.",
 }
 
 
@@ -172,7 +203,8 @@ def markdown(result, fits: dict) -> str:  # type: ignore[no-untyped-def]
         "Written by `calibration/calibrate_population.py`; do not edit by hand.",
         "",
         "Both profiles share the severity stage (IFN shift and age slope, fitted to Salje "
-        "2020's hospitalised fraction and mean age) and differ only in the death hazard. "
+        "2020's hospitalised fraction and mean age of community infections) and differ in "
+        "the death hazard and in whether the cohort includes care-home residents. "
         "The published death targets cannot all be met on one age structure: Levin's curve "
         "applied to France's age structure implies an overall IFR near 2%, four times "
         "Salje's 0.5% (docs/population.md explains the choice).",
@@ -197,6 +229,12 @@ def markdown(result, fits: dict) -> str:  # type: ignore[no-untyped-def]
             f"| ifn_age_slope (per year from {c.reference_age:g}) | {c.ifn_age_slope:.4f} |",
             f"| hazard_intercept (log scale) | {c.hazard_intercept:.4f} |",
             f"| hazard_age_slope (per year) | {c.hazard_age_slope:.4f} |",
+            *([f"| care_home_ifn_shift (log scale) | {c.care_home_ifn_shift:.4f} |"]
+              if c.care_home_residents else []),
+            *(["| hazard knots (age: log scale) | " + ", ".join(
+                f"{a:g}: {v:.3f}" for a, v in zip(c.hazard_knot_ages, c.hazard_knot_values,
+                                                   strict=True)) + " |"]
+              if c.hazard_knot_ages else []),
             "",
             "| target | role | published | acceptance band | simulated [95% CI] | in band | "
             "source |",
@@ -233,7 +271,7 @@ def plot(ok, path: Path, profile: str) -> None:  # type: ignore[no-untyped-def]
     ax.set_xlabel("age (years)")
     ax.set_ylabel("infection fatality ratio")
     ax.semilogy([85], [IFR_80_PLUS.value], "s", color="#4d4d4d", mfc="none",
-                label="O'Driscoll 2021, 80+")
+                label="Salje 2020, 80+")
     ax.set_title(f"IFR by age (profile {profile})")
     ax.legend(frameon=False, fontsize=8)
     ax = axes[1]

@@ -1,6 +1,6 @@
 """Calibration of the population-level values to published targets.
 
-Two stages, both on one fixed cohort (the same seed draws the same patients whatever the
+Three stages, each on one fixed cohort (the same seed draws the same patients whatever the
 calibrated values, so the objective is smooth in them: common random numbers):
 
 A. Severity: ``ifn_shift`` and ``ifn_age_slope`` (log-scale shift and age slope of type-I IFN
@@ -17,11 +17,16 @@ B. Death: the cumulative hazard is proportional to ``hazard_multiplier`` (the ha
    - ``salje`` (the default): France's first wave, community infections. The two values
      reproduce Salje 2020's overall IFR (0.5%) and mean age at death (79 years) exactly.
    - ``levin``: the IFR-by-age curve of Levin 2020 (ages 35-85, weighted squared log error),
-     which pools settings with nursing-home deaths.
+     which pools settings with nursing-home deaths, compared as Levin's serosurvey-based
+     sources measured it (``serosurvey_weights``).
+C. Care homes (``levin`` only): the cohort includes care-home residents, whose IFN shift is
+   solved so that their IFR matches ``CARE_HOME_IFR``, refitting stage B at each value and
+   re-simulating only the residents (``fit_care_homes``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -34,9 +39,22 @@ from scipy.optimize import brentq, minimize
 
 from mscsim._io import write_text_atomic
 from mscsim.model import load_model
-from mscsim.population._generate import GenerationOptions, Population, generate_population
-from mscsim.population._tables import CALIBRATION_PROFILES, Calibration
+from mscsim.population._generate import (
+    GenerationOptions,
+    Population,
+    generate_population,
+    simulate_patients,
+)
+from mscsim.population._sampling import draw_covariates
+from mscsim.population._tables import (
+    CALIBRATION_PROFILES,
+    INPUT_TABLES,
+    Calibration,
+    care_home_population_share,
+    data_path,
+)
 from mscsim.population._targets import (
+    CARE_HOME_IFR,
     DEATHS_MEAN_AGE,
     HOSPITALISED,
     HOSPITALISED_MEAN_AGE,
@@ -88,9 +106,31 @@ def _log(x: float) -> float:
     return math.log(max(x, 1e-300))  # an age band with no deaths is far off, not an error
 
 
-def ifr_by_age(patients: pd.DataFrame, p_death: np.ndarray) -> dict[int, float]:
+def serosurvey_weights(patients: pd.DataFrame) -> np.ndarray:
+    """Each patient's weight in the denominator of an IFR measured as Levin 2020's sources
+    measured it: deaths of everyone (care homes included) over infections estimated from
+    serosurveys of community-dwelling people, i.e. the community attack rate applied to the
+    whole population. A community patient of age ``a`` stands for ``1 / (1 - share(a))``
+    such estimated infections, a care-home resident for none. In a cohort without residents
+    every weight is 1."""
+    if "care_home" not in patients or not patients.care_home.to_numpy(dtype=bool).any():
+        return np.ones(len(patients))
+    population_share = care_home_population_share(patients.age.to_numpy(dtype=float))
+    return np.where(patients.care_home.to_numpy(dtype=bool), 0.0, 1.0 / (1.0 - population_share))
+
+
+def ifr_by_age(patients: pd.DataFrame, p_death: np.ndarray, *,
+               as_serosurveys: bool = True) -> dict[int, float]:
+    """IFR in each 10-year band around ``IFR_AGES``: as serosurvey-based studies measure it
+    (``serosurvey_weights``), or over all infections (``as_serosurveys=False``)."""
     ages = patients.age.to_numpy()
-    return {a: float(p_death[np.abs(ages - a) < AGE_HALF_WIDTH].mean()) for a in IFR_AGES}
+    weights = serosurvey_weights(patients) if as_serosurveys else np.ones(len(patients))
+    out = {}
+    for a in IFR_AGES:
+        band = np.abs(ages - a) < AGE_HALF_WIDTH
+        infections = weights[band].sum()
+        out[a] = float(p_death[band].sum() / infections) if infections > 0 else math.nan
+    return out
 
 
 def levin_band_mean(age: float) -> float:
@@ -185,6 +225,64 @@ def _fit_knots(patients: pd.DataFrame, base: Calibration, line: Calibration,
                    hazard_knot_values=tuple(float(v) for v in values))
 
 
+def input_tables_hash() -> str:
+    """Hash of the population's input tables (covariates, effects): a cached stage-A
+    evaluation is stale when any of them changes."""
+    digest = hashlib.sha256()
+    for name in INPUT_TABLES:
+        digest.update(data_path(name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def care_home_ids(patients: pd.DataFrame, base: Calibration, seed: int) -> np.ndarray:
+    """The patients of a cohort who live in a care home when the cohort includes them."""
+    with_residents = replace(base, care_home_residents=True)
+    ids = patients.patient.to_numpy(dtype=np.int64)
+    return np.array([i for i in ids if draw_covariates(seed, int(i), with_residents).care_home],
+                    dtype=np.int64)
+
+
+def fit_care_homes(community: pd.DataFrame, base: Calibration, seed: int, *,
+                   options: GenerationOptions, workers: int | None = None,
+                   log: Callable[[str], None] = print) -> Calibration:
+    """Stage C (profile ``levin``): the cohort includes care-home residents
+    (``care_home_share.csv``), whose IFN shift is solved so that their IFR matches
+    ``CARE_HOME_IFR``, the hazard terms being refitted to Levin's bands at each trial value.
+
+    ``community`` is the stage-B cohort simulated without care-home residents (``base``); only
+    the residents are re-simulated at each trial value (every other patient is the same).
+    """
+    residents = care_home_ids(community, base, seed)
+    others = community[~community.patient.isin(residents)]
+    log(f"stage C: {len(residents)} of {len(community)} patients live in a care home")
+    fits: dict[float, tuple[Calibration, float]] = {}
+
+    def evaluate(shift: float) -> float:
+        candidate = replace(base, care_home_residents=True, care_home_ifn_shift=shift)
+        simulated = simulate_patients(residents, seed, options=options, calibration=candidate,
+                                      workers=workers)
+        simulated = simulated[simulated.status == "ok"]
+        cohort = pd.concat([others, simulated], ignore_index=True)
+        fitted = fit_hazard(cohort, candidate, "levin")
+        ifr = float(death_probability(simulated, candidate, fitted).mean())
+        fits[shift] = (fitted, ifr)
+        log(f"  care_home_ifn_shift={shift:+.3f}: care-home IFR {ifr:.4f} "
+            f"(target {CARE_HOME_IFR.value})")
+        return math.log(max(ifr, 1e-12)) - math.log(CARE_HOME_IFR.value)
+
+    low, high = -6.0, 2.0
+    if evaluate(high) > 0:
+        shift = high
+    elif evaluate(low) < 0:
+        shift = low
+        log("stage C: the care-home IFR target is out of reach; shift at its bound")
+    else:
+        shift = float(brentq(evaluate, low, high, xtol=0.02))
+    if shift not in fits:
+        evaluate(shift)
+    return fits[shift][0]
+
+
 def calibrate(n: int = 4000, seed: int = 20200301, *, slopes: tuple[float, ...] = (
         -0.09, -0.07, -0.05, -0.035), workers: int | None = None,
         options: GenerationOptions | None = None, cache_file: Path | None = None,
@@ -200,7 +298,8 @@ def calibrate(n: int = 4000, seed: int = 20200301, *, slopes: tuple[float, ...] 
     base = Calibration.load()
     options = options or GenerationOptions(days=60)
     history: list[dict[str, float]] = []
-    key_prefix = f"{n}:{seed}:{options.days}:{options.points_per_day}:{load_model().hash}"
+    key_prefix = (f"{n}:{seed}:{options.days}:{options.points_per_day}:{load_model().hash}:"
+                  f"{input_tables_hash()}")
     cache: dict[str, list[float]] = {}
     if cache_file is not None and cache_file.exists():
         cache = json.loads(cache_file.read_text(encoding="utf-8"))
@@ -254,7 +353,11 @@ def calibrate(n: int = 4000, seed: int = 20200301, *, slopes: tuple[float, ...] 
     patients = generate(shift, slope, hazard_n).ok
     calibrations = {}
     for profile in CALIBRATION_PROFILES:
-        fitted = fit_hazard(patients, severity_fit, profile)
+        if profile == "levin":
+            fitted = fit_care_homes(patients, severity_fit, seed, options=options,
+                                    workers=workers, log=log)
+        else:
+            fitted = fit_hazard(patients, severity_fit, profile)
         log(f"stage B ({profile}): hazard_intercept={fitted.hazard_intercept:.4f}, "
             f"hazard_age_slope={fitted.hazard_age_slope:.4f}, knots "
             f"{dict(zip(fitted.hazard_knot_ages, fitted.hazard_knot_values, strict=True))}")
