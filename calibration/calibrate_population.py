@@ -33,6 +33,7 @@ from mscsim.population._calibrate import (  # noqa: E402
     deaths_mean_age,
     ifr_by_age,
     levin_band_mean,
+    serosurvey_weights,
 )
 from mscsim.population._tables import (  # noqa: E402
     CALIBRATION_PROFILES,
@@ -67,7 +68,8 @@ TARGETS = [HOSPITALISED, HOSPITALISED_MEAN_AGE, IFR, DEATHS_MEAN_AGE, *IFR_BY_AG
 # checked only in a cohort with care-home residents
 CARE_HOME_TARGETS = [CARE_HOME_IFR, CARE_HOME_DEATH_SHARE, IFR_85_ALL_INFECTIONS]
 CALIBRATED_ON = {
-    "salje": {HOSPITALISED.name, HOSPITALISED_MEAN_AGE.name, IFR.name, DEATHS_MEAN_AGE.name},
+    "salje": {HOSPITALISED.name, HOSPITALISED_MEAN_AGE.name, IFR.name, IFR_80_PLUS.name,
+              DEATHS_MEAN_AGE.name},
     # the severity stage is fitted on the community cohort; with care-home residents added
     # the hospitalisation figures are checks
     "levin": {*(t.name for t in IFR_BY_AGE), CARE_HOME_IFR.name},
@@ -256,17 +258,25 @@ def plot(ok, path: Path, profile: str) -> None:  # type: ignore[no-untyped-def]
     hosp = ok.hospitalised.to_numpy(dtype=bool)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     centres = np.arange(5, 96, 10)
-    sim_ifr, sim_hosp = [], []
+    weights = serosurvey_weights(ok)
+    residents = ok.care_home.to_numpy(dtype=bool)
+    sim_ifr, all_ifr, sim_hosp = [], [], []
     for a in centres:
         band = np.abs(age - a) < 5
-        sim_ifr.append(p[band].mean() if band.any() else np.nan)
+        sim_ifr.append(p[band].sum() / weights[band].sum() if band.any() else np.nan)
+        all_ifr.append(p[band].mean() if band.any() else np.nan)
         sim_hosp.append(hosp[band].mean() if band.any() else np.nan)
     grid = np.linspace(0, 95, 200)
     ax = axes[0]
     ax.semilogy(grid, [levin_ifr(a) for a in grid], color="black", label="Levin 2020")
     ax.fill_between(grid, [levin_ifr(a) / 1.5 for a in grid], [levin_ifr(a) * 1.5 for a in grid],
                     color="grey", alpha=0.25, label="factor 1.5")
-    ax.semilogy(centres, sim_ifr, "o", color="#b2182b", label="simulated (10-y bands)")
+    ax.semilogy(centres, sim_ifr, "o", color="#b2182b",
+                label="simulated (10-y bands)" if not residents.any()
+                else "simulated, as serosurveys measure it")
+    if residents.any():
+        ax.semilogy(centres, all_ifr, "o", color="#b2182b", mfc="none",
+                    label="simulated, all infections")
     ax.semilogy(IFR_AGES, [levin_band_mean(a) for a in IFR_AGES], "x", color="black")
     ax.set_xlabel("age (years)")
     ax.set_ylabel("infection fatality ratio")
