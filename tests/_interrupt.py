@@ -11,10 +11,19 @@ import time
 from collections.abc import Callable, Sequence
 
 
+def _default_sigint() -> None:
+    # A job started in the background without job control (``cmd &`` in a script, as a CI
+    # runner may do) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt
+    # handler; the test is about a user's Ctrl-C, so the child gets the default disposition.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(args: Sequence[str]) -> subprocess.Popen[str]:
-    """``python -m mscsim ARGS`` in its own process group (so its workers can be reaped)."""
+    """``python -m mscsim ARGS`` in its own process group (so its workers can be reaped),
+    with SIGINT at its default disposition whatever the test runner's."""
     return subprocess.Popen([sys.executable, "-m", "mscsim", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_default_sigint)
 
 
 def interrupt_after(proc: subprocess.Popen[str], written: Callable[[], int], count: int,
