@@ -121,3 +121,27 @@ def test_ifr_as_serosurveys_measure_it_on_a_hand_made_world() -> None:
     # without residents, both are the plain IFR
     alone = patients.assign(care_home=False)
     assert ifr_by_age(alone, p_death)[85] == pytest.approx(p_death.mean())
+
+
+def test_stage_c_solves_the_residents_ifn_shift_to_the_care_home_target() -> None:
+    """The fitted shift gives the residents the target IFR (re-simulated apart from the fit)
+    with Levin's hazard refitted. With ~50 residents the IFR moves in steps of about one
+    resident (2%), so the root is met within 3 points."""
+    from mscsim.population._calibrate import death_probability, fit_care_homes
+    from mscsim.population._targets import CARE_HOME_IFR
+
+    options = GenerationOptions(days=40, points_per_day=2)
+    base = Calibration.load("salje")
+    community = generate_population(2000, seed=31, options=options, calibration=base,
+                                    workers=2).ok
+    messages: list[str] = []
+    fitted = fit_care_homes(community, base, 31, options=options, workers=2,
+                            log=messages.append)
+    assert fitted.care_home_residents and fitted.hazard_knot_ages  # a levin-type hazard
+    residents = community.patient[[draw_covariates(31, int(i), fitted).care_home
+                                   for i in community.patient]].to_numpy()
+    assert len(residents) > 0 and messages[0].startswith(f"stage C: {len(residents)} of")
+    again = simulate_patients(residents, 31, options=options, calibration=fitted,
+                              engine="serial")
+    ifr = death_probability(again, fitted, fitted).mean()
+    assert ifr == pytest.approx(CARE_HOME_IFR.value, abs=0.03)

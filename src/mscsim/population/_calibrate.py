@@ -258,17 +258,17 @@ def fit_care_homes(community: pd.DataFrame, base: Calibration, seed: int, *,
     fits: dict[float, tuple[Calibration, float]] = {}
 
     def evaluate(shift: float) -> float:
-        candidate = replace(base, care_home_residents=True, care_home_ifn_shift=shift)
-        simulated = simulate_patients(residents, seed, options=options, calibration=candidate,
-                                      workers=workers)
-        simulated = simulated[simulated.status == "ok"]
-        cohort = pd.concat([others, simulated], ignore_index=True)
-        fitted = fit_hazard(cohort, candidate, "levin")
-        ifr = float(death_probability(simulated, candidate, fitted).mean())
-        fits[shift] = (fitted, ifr)
-        log(f"  care_home_ifn_shift={shift:+.3f}: care-home IFR {ifr:.4f} "
-            f"(target {CARE_HOME_IFR.value})")
-        return math.log(max(ifr, 1e-12)) - math.log(CARE_HOME_IFR.value)
+        if shift not in fits:  # brentq asks for the bracket's ends again
+            candidate = replace(base, care_home_residents=True, care_home_ifn_shift=shift)
+            simulated = simulate_patients(residents, seed, options=options,
+                                          calibration=candidate, workers=workers)
+            simulated = simulated[simulated.status == "ok"]
+            cohort = pd.concat([others, simulated], ignore_index=True)
+            fitted = fit_hazard(cohort, candidate, "levin")
+            fits[shift] = (fitted, float(death_probability(simulated, candidate, fitted).mean()))
+            log(f"  care_home_ifn_shift={shift:+.3f}: care-home IFR {fits[shift][1]:.4f} "
+                f"(target {CARE_HOME_IFR.value})")
+        return math.log(max(fits[shift][1], 1e-12)) - math.log(CARE_HOME_IFR.value)
 
     low, high = -6.0, 2.0
     if evaluate(high) > 0:
@@ -278,8 +278,7 @@ def fit_care_homes(community: pd.DataFrame, base: Calibration, seed: int, *,
         log("stage C: the care-home IFR target is out of reach; shift at its bound")
     else:
         shift = float(brentq(evaluate, low, high, xtol=0.02))
-    if shift not in fits:
-        evaluate(shift)
+    evaluate(shift)
     return fits[shift][0]
 
 
