@@ -18,14 +18,7 @@ import time
 from mscsim.model import load_model
 from mscsim.population import GenerationOptions, generate_population
 from mscsim.population._course import COURSE_OUTPUTS
-from mscsim.population._sampling import (
-    COVARIATE_STREAM,
-    EFFECTS_STREAM,
-    patient_parameters,
-    random_effects,
-    rng_for,
-    sample_covariates,
-)
+from mscsim.population._sampling import draw_covariates, draw_parameters
 from mscsim.population._tables import Calibration
 from mscsim.simulate import output_times, simulate
 
@@ -42,9 +35,8 @@ def baseline_rate(n: int, seed: int, options: GenerationOptions) -> float:
     times = output_times(options.days, options.points_per_day)
     start = time.perf_counter()
     for i in range(n):
-        cov = sample_covariates(rng_for(seed, i, COVARIATE_STREAM))
-        params = patient_parameters(model, cov, random_effects(
-            rng_for(seed, i, EFFECTS_STREAM), model), calibration)
+        params = draw_parameters(model, seed, i, draw_covariates(seed, i, calibration),
+                                 calibration)
         simulate(model, parameters=params, times=times, outputs=COURSE_OUTPUTS)
     return n / (time.perf_counter() - start)
 

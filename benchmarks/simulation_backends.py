@@ -39,14 +39,7 @@ from mscsim.engine import chunk_ranges, get_engine
 from mscsim.model import load_model
 from mscsim.population import GenerationOptions
 from mscsim.population._course import COURSE_OUTPUTS
-from mscsim.population._sampling import (
-    COVARIATE_STREAM,
-    EFFECTS_STREAM,
-    patient_parameters,
-    random_effects,
-    rng_for,
-    sample_covariates,
-)
+from mscsim.population._sampling import draw_covariates, draw_parameters
 from mscsim.population._tables import Calibration
 from mscsim.simulate import SolverOptions, output_times, simulate_batch
 from mscsim.simulate._compiled import compiled_model
@@ -56,9 +49,8 @@ Params = list[dict[str, float]]
 
 def patients(seed: int, start: int, stop: int) -> Params:
     model, calibration = load_model(), Calibration.load()
-    return [patient_parameters(model, sample_covariates(rng_for(seed, i, COVARIATE_STREAM)),
-                               random_effects(rng_for(seed, i, EFFECTS_STREAM), model),
-                               calibration) for i in range(start, stop)]
+    return [draw_parameters(model, seed, i, draw_covariates(seed, i, calibration), calibration)
+            for i in range(start, stop)]
 
 
 def cpu_timed(fn: Callable[[], np.ndarray]) -> tuple[float, np.ndarray]:

@@ -13,14 +13,7 @@ from mscsim._errors import InputError
 from mscsim.engine import EngineLike, chunk_ranges, get_engine
 from mscsim.model import load_model
 from mscsim.population._course import COURSE_OUTPUTS, clinical_course
-from mscsim.population._sampling import (
-    EFFECTS_STREAM,
-    death_threshold,
-    draw_covariates,
-    patient_parameters,
-    random_effects,
-    rng_for,
-)
+from mscsim.population._sampling import death_threshold, draw_covariates, draw_parameters
 from mscsim.population._tables import Calibration
 from mscsim.simulate import DEFAULT_BACKEND, output_times, simulate_batch
 from mscsim.simulate._backends import get_backend
@@ -100,9 +93,8 @@ def _chunk(task: tuple[np.ndarray, int, dict[str, object], GenerationOptions]) -
     for attempt in range(options.max_attempts):
         if len(pending) == 0:
             break
-        params = [patient_parameters(model, covariates[k], random_effects(
-            rng_for(seed, int(ids[k]), EFFECTS_STREAM, attempt), model), calibration)
-            for k in pending]
+        params = [draw_parameters(model, seed, int(ids[k]), covariates[k], calibration, attempt)
+                  for k in pending]
         batch = simulate_batch(model, params, times=times, outputs=COURSE_OUTPUTS,
                                backend=options.backend)
         course: list[dict[str, object]] = [

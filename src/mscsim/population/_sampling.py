@@ -121,3 +121,11 @@ def patient_parameters(model: Model, covariates: Covariates, effects: Mapping[st
     values["hazard_multiplier"] = math.exp(log_hazard)
     values["body_weight_kg"] = covariates.body_weight_kg
     return values
+
+
+def draw_parameters(model: Model, seed: int, patient: int, covariates: Covariates,
+                    calibration: Calibration, attempt: int = 0) -> dict[str, float]:
+    """Model parameters of ``patient`` at redraw ``attempt``: its covariates with the random
+    effects of that attempt (what a population and the benchmarks simulate)."""
+    effects = random_effects(rng_for(seed, patient, EFFECTS_STREAM, attempt), model)
+    return patient_parameters(model, covariates, effects, calibration)
