@@ -12,10 +12,20 @@ from mscsim.model._model import (
 )
 from mscsim.model._observables import OBSERVABLE_NAMES, OBSERVABLES, Observable, observable
 from mscsim.model._parameters import Parameter, ParameterTable, Variability
+from mscsim.model._pathway import (
+    IMV,
+    PATHWAY_INPUTS,
+    SUPPORT_LEVELS,
+    Pathway,
+    PathwayRules,
+    care_pathway,
+    has_pathway,
+)
 
 __all__ = [
-    "BUILTIN_MODELS", "OBSERVABLES", "OBSERVABLE_NAMES", "Dosing", "Model", "Observable",
-    "Parameter", "ParameterTable", "ReferencePatient", "Variability", "load_model",
+    "BUILTIN_MODELS", "IMV", "OBSERVABLES", "OBSERVABLE_NAMES", "PATHWAY_INPUTS", "SUPPORT_LEVELS",
+    "Dosing", "Model", "Observable", "Parameter", "ParameterTable", "Pathway", "PathwayRules",
+    "ReferencePatient", "Variability", "care_pathway", "has_pathway", "load_model",
     "load_model_file",
     "observable", "sbml_errors", "sbml_warning_count",
 ]

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mscsim._errors import InputError, MscsimError, SimulationError
-from mscsim.model import Model, load_model
+from mscsim.model import PATHWAY_INPUTS, Model, PathwayRules, care_pathway, has_pathway, load_model
 from mscsim.simulate._backends import DEFAULT_BACKEND, Backend, get_backend
 from mscsim.simulate._options import SolverOptions
 from mscsim.simulate._regimen import Regimen
@@ -150,7 +150,10 @@ def simulate(model: Model | None = None, *, parameters: Mapping[str, float] | No
         regimen: IV doses (default: none).
         days: horizon in days, used when ``times`` is not given (daily output).
         times: output times in days.
-        outputs: observables or states to report (default: every canonical observable).
+        outputs: observables or states to report (default: every canonical observable and,
+            for a model with a care pathway, ``support_level`` (-1 outside hospital, 0 none,
+            1 oxygen, 2 HFNC/NIV, 3 invasive ventilation) and ``who_scale`` (WHO clinical
+            progression scale, conditional on survival) from the pathway's rules).
         backend: a registered back end (``roadrunner``, ``scipy`` or ``compiled``).
         options: solver tolerances.
 
@@ -170,14 +173,23 @@ def simulate(model: Model | None = None, *, parameters: Mapping[str, float] | No
     regimen = regimen or Regimen.none()
     regimen.check_horizon(float(grid[-1]))
     names = _outputs(model, outputs)
-    engine = _engine(model, names, options or SolverOptions(), backend)
+    with_pathway = outputs is None and has_pathway(values)
+    simulated = tuple(dict.fromkeys((*names, *PATHWAY_INPUTS))) if with_pathway else names
+    engine = _engine(model, simulated, options or SolverOptions(), backend)
     try:
         data = engine.run(values, regimen, grid)
     except MscsimError:
         raise
     except Exception as err:  # the solver's own error type varies by back end
         raise SimulationError(f"{backend} failed: {' '.join(str(err).split())}") from err
-    table = pd.DataFrame(data, columns=list(names))
+    table = pd.DataFrame(data, columns=list(simulated))
+    if with_pathway:
+        path = care_pathway({k: table[k].to_numpy()[None, :] for k in PATHWAY_INPUTS}, grid,
+                            np.array([values["imv_available"]]),
+                            PathwayRules.from_parameters(values))
+        table = table[list(names)]
+        table["support_level"] = path.support[0].astype(int)
+        table["who_scale"] = path.who[0].astype(int)
     table.insert(0, TIME_COLUMN, grid)
     return SimulationResult(table=table, parameters=values, regimen=regimen, backend=backend,
                             model_hash=model.hash)
