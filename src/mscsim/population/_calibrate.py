@@ -7,6 +7,10 @@ A. Severity: ``ifn_shift`` and ``ifn_age_slope`` (log-scale shift and age slope 
    production) are solved so that 2.9% of infections are hospitalised (Salje 2020) with a
    mean age of 68 years. For each candidate slope the shift is found by bisection (the
    hospitalised fraction falls as IFN rises); the slope is then interpolated to the age target.
+D. Ceiling of care (after A, before B): the probability by age that invasive ventilation
+   would not be offered, so that P(ICU | hospitalised) at 60-69, 70-79 and 80+ is Salje
+   2020's (``fit_ceiling``); the death hazard of unsupported respiratory failure depends on
+   it, so stage B's cohort is simulated with it.
 B. Death: the cumulative hazard is proportional to ``hazard_multiplier`` (the hazard does not
    feed back on the dynamics), so each patient's death probability at any
    ``(hazard_intercept, hazard_age_slope)`` follows from one simulation. Two profiles are
@@ -55,6 +59,9 @@ from mscsim.population._tables import (
 )
 from mscsim.population._targets import (
     CARE_HOME_IFR,
+    CEILING_BANDS,
+    SALJE_AGE_BANDS,
+    SALJE_ICU_GIVEN_HOSP,
     DEATHS_MEAN_AGE,
     HOSPITALISED,
     HOSPITALISED_MEAN_AGE,
@@ -225,6 +232,34 @@ def _fit_knots(patients: pd.DataFrame, base: Calibration, line: Calibration,
                    hazard_knot_values=tuple(float(v) for v in values))
 
 
+def needs_icu(patients: pd.DataFrame) -> np.ndarray:
+    """Hospitalised patients whose course reaches HFNC/NIV or invasive ventilation: the ones
+    the care pathway admits to intensive care unless a ceiling of care applies (whether it
+    applies does not change the course before, so this does not depend on the ceiling)."""
+    return patients.max_support.isin(["hfnc_niv", "imv"]).to_numpy(dtype=bool)
+
+
+def fit_ceiling(patients: pd.DataFrame, base: Calibration) -> Calibration:
+    """Stage D: the probability of a ceiling of care by age, so that P(ICU | hospitalised)
+    in each of ``CEILING_BANDS`` is Salje 2020's: ``1 - target / P(needs ICU | band)``
+    (clipped to [0, 0.98]) at the band's mean age of the hospitalised, none below the first
+    band (a knot of 0 ten years below it), constant above the last."""
+    hosp = patients[patients.hospitalised.astype(bool)]
+    need = needs_icu(hosp)
+    ages = hosp.age.to_numpy(dtype=float)
+    knot_ages, knot_values = [], []
+    for band in CEILING_BANDS:
+        target = SALJE_ICU_GIVEN_HOSP[SALJE_AGE_BANDS.index(band)]
+        inside = (ages >= band[0]) & (ages < band[1])
+        share = float(need[inside].mean()) if inside.any() else math.nan
+        ceiling = 0.0 if not share > 0 else float(np.clip(1 - target / share, 0.0, 0.98))
+        knot_ages.append(float(ages[inside].mean()) if inside.any() else float(sum(band) / 2))
+        knot_values.append(ceiling)
+    knot_ages.insert(0, knot_ages[0] - 10.0)
+    knot_values.insert(0, 0.0)
+    return replace(base, ceiling_ages=tuple(knot_ages), ceiling_probabilities=tuple(knot_values))
+
+
 def input_tables_hash() -> str:
     """Hash of the population's input tables (covariates, effects): a cached stage-A
     evaluation is stale when any of them changes."""
@@ -326,7 +361,7 @@ def calibrate(n: int = 4000, seed: int = 20200301, *, slopes: tuple[float, ...] 
     for slope in slopes:
         def excess(shift: float, slope: float = slope) -> float:
             return stage_a(shift, slope)[0] - HOSPITALISED.value
-        low, high = -1.0, 4.0
+        low, high = -1.0, 6.5
         if excess(low) < 0 or excess(high) > 0:
             log(f"  slope {slope}: the target is not bracketed in shift [{low}, {high}]")
             continue
@@ -350,6 +385,12 @@ def calibrate(n: int = 4000, seed: int = 20200301, *, slopes: tuple[float, ...] 
     severity_fit = replace(base, ifn_shift=shift, ifn_age_slope=slope)
     log(f"stage A: ifn_shift={shift:.4f}, ifn_age_slope={slope:.4f}")
     patients = generate(shift, slope, hazard_n).ok
+    severity_fit = fit_ceiling(patients, severity_fit)
+    log(f"stage D: ceiling of care {dict(zip(severity_fit.ceiling_ages, severity_fit.ceiling_probabilities, strict=True))}")
+    if (severity_fit.ceiling_ages, severity_fit.ceiling_probabilities) != (
+            base.ceiling_ages, base.ceiling_probabilities):  # the hazard depends on it
+        patients = generate_population(hazard_n, seed, options=options,
+                                       calibration=severity_fit, workers=workers).ok
     calibrations = {}
     for profile in CALIBRATION_PROFILES:
         if profile == "levin":

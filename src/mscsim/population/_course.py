@@ -1,17 +1,27 @@
-"""Clinical course of each patient, derived from its simulated trajectory.
+"""Clinical course of each patient, derived from its simulated trajectory and the model's care
+pathway (:mod:`mscsim.model` ``care_pathway``: admission, respiratory support, intensive care,
+discharge and the WHO scale as explicit rules).
 
 Definitions (days after infection; NaN when the event does not happen):
 
-- ``symptom_onset_day``: first time the WHO level reaches 2 (symptomatic).
-- ``admission_day``: first time SpO2 < 94% or P/F < 300 (hospital admission criteria of the
-  severe definition; Wu & McGoogan 2020).
-- ``ventilation_day``: first time P/F < 100 (intubation rule of the model, WHO >= 8).
-- ``death_day``: first time the cumulative hazard reaches the patient's unit-exponential
-  threshold (linear interpolation between output times). A treatment changes a patient's
-  fate only through the hazard, because the threshold is fixed per patient.
+- ``symptom_onset_day``: first time the patient is symptomatic (IL-6 >= the model's symptom
+  threshold).
+- ``admission_day``: hospital admission by the care pathway (sustained hypoxaemia, or
+  symptomatic pneumonia without hypoxaemia); ``support_at_admission``, ``max_support``: the
+  respiratory support then and at its highest (``none``, ``oxygen``, ``hfnc_niv``, ``imv``;
+  missing for patients never admitted).
+- ``icu_day``: first day in intensive care; ``ventilation_day``: first invasive ventilation.
+- ``discharge_day``: discharge alive; ``death_day``: first time the cumulative hazard reaches
+  the patient's unit-exponential threshold (linear interpolation between output times). A
+  treatment changes a patient's fate only through the hazard, because the threshold is fixed
+  per patient.
 - ``recovery_day``: for admitted survivors, first time after the lowest P/F at which
   SpO2 >= 94% and P/F >= 300 (off oxygen).
+- ``viral_clearance_day``: first time after the viral peak from which viral RNA stays below
+  the detection limit (100 copies/mL) to the end of the simulation.
 - ``peak_who``: highest WHO level while alive, 10 if the patient died.
+- ``cd4_nadir_1e6_l``, ``cd8_nadir_1e6_l``, ``t_cell_nadir_1e6_l``: lowest blood CD4, CD8 and
+  CD4+CD8 counts (cells/uL) over the course.
 """
 
 from __future__ import annotations
@@ -21,10 +31,11 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from mscsim.model import PATHWAY_INPUTS, Pathway, PathwayRules, care_pathway
 from mscsim.simulate import BatchResult
 
-COURSE_OUTPUTS = ("viral_load_log10", "il6_pg_ml", "lymphocytes_1e9_l", "pf_ratio_mmhg",
-                  "spo2_pct", "who_scale", "cum_hazard")
+COURSE_OUTPUTS = tuple(dict.fromkeys((*PATHWAY_INPUTS, "lymphocytes_1e9_l", "cd4_blood_1e6_l",
+                                      "cd8_blood_1e6_l", "cum_hazard")))
 LYMPHOPENIA_1E9_L = 1.0  # lymphocytes < 1.0 x1e9/L (Guan 2020 NEJM definition)
 
 
@@ -59,49 +70,80 @@ def death_time(cum_hazard: np.ndarray, times: np.ndarray, threshold: np.ndarray)
     return np.where(hit, t0 + np.clip(frac, 0, 1) * (t1 - t0), np.nan)
 
 
-def clinical_course(batch: BatchResult, thresholds: np.ndarray) -> pd.DataFrame:
+def clinical_course(batch: BatchResult, thresholds: np.ndarray, imv_available: np.ndarray,
+                    rules: PathwayRules) -> pd.DataFrame:
     """One row per patient of ``batch`` with the events and summaries defined above.
+
+    Arguments:
+        imv_available: per patient, whether invasive ventilation would be offered.
+        rules: the care pathway's rules (from the model's parameters).
 
     Rows of patients whose simulation failed (``~batch.ok``) hold no information; callers
     keep only successful rows.
     """
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _course(batch, thresholds)
+        return _course(batch, thresholds, imv_available, rules)
 
 
-def _course(batch: BatchResult, thresholds: np.ndarray) -> pd.DataFrame:
+def viral_clearance(viral_load_log10: np.ndarray, times: np.ndarray,
+                    detection_log10: float) -> np.ndarray:
+    """First time after the peak from which the load stays below ``detection_log10``."""
+    peak = np.nanargmax(np.where(np.isfinite(viral_load_log10), viral_load_log10, -np.inf),
+                        axis=1)
+    detected = (viral_load_log10 >= detection_log10) | (np.arange(len(times))[None, :]
+                                                        <= peak[:, None])
+    last = len(times) - 1 - np.argmax(detected[:, ::-1], axis=1)
+    cleared = ~detected[:, -1]
+    index = np.minimum(last + 1, len(times) - 1)
+    return np.where(cleared, times[index], np.nan)
+
+
+def _course(batch: BatchResult, thresholds: np.ndarray, imv_available: np.ndarray,
+            rules: PathwayRules) -> pd.DataFrame:
     t = batch.times
     get = batch.output
-    who, pf, spo2 = get("who_scale"), get("pf_ratio_mmhg"), get("spo2_pct")
+    pf, spo2 = get("pf_ratio_mmhg"), get("spo2_pct")
     vl, il6, lym = get("viral_load_log10"), get("il6_pg_ml"), get("lymphocytes_1e9_l")
+    cd4, cd8 = get("cd4_blood_1e6_l"), get("cd8_blood_1e6_l")
     death_day = death_time(get("cum_hazard"), t, thresholds)
+    path = care_pathway({name: get(name) for name in PATHWAY_INPUTS}, t, imv_available, rules,
+                        death_day)
     alive = ~(t[None, :] > np.where(np.isfinite(death_day), death_day, np.inf)[:, None])
-    onset = _first(who >= 2, t)
-    admission = _first((spo2 < 94) | (pf < 300), t)
-    ventilation = _first((pf < 100) & alive, t)
+    onset = _first(il6 >= rules.il6_symptom_threshold, t)
+    admission = path.admission_day
     lowest = np.nanargmin(np.where(np.isfinite(pf), pf, np.inf), axis=1)
     after_lowest = t[None, :] >= t[lowest][:, None]
     recovered = (spo2 >= 94) & (pf >= 300) & after_lowest & alive
     recovery = np.where(np.isfinite(admission) & ~np.isfinite(death_day),
                         _first(recovered, t), np.nan)
+    who = path.who.astype(float)
     peak_who = np.nanmax(np.where(alive, who, np.nan), axis=1)
     peak_who = np.where(np.isfinite(death_day), 10.0, peak_who)
     lym_at_admission = _at(lym, t, admission)
     course = pd.DataFrame({
         "symptom_onset_day": onset,
         "admission_day": admission,
-        "ventilation_day": ventilation,
+        "icu_day": path.icu_day,
+        "ventilation_day": path.ventilation_day,
+        "discharge_day": path.discharge_day,
         "recovery_day": recovery,
         "death_day": death_day,
         "died": np.isfinite(death_day),
         "hospitalised": np.isfinite(admission),
-        "ventilated": np.isfinite(ventilation),
+        "icu": np.isfinite(path.icu_day),
+        "ventilated": np.isfinite(path.ventilation_day),
+        "support_at_admission": Pathway.level_names(path.support_at_admission),
+        "max_support": Pathway.level_names(path.max_support),
         "peak_who": peak_who,
         "peak_viral_load_log10": np.nanmax(vl, axis=1),
         "peak_viral_load_day": t[np.nanargmax(np.where(np.isfinite(vl), vl, -np.inf), axis=1)],
+        "viral_clearance_day": viral_clearance(vl, t, rules.viral_detection_log10),
         "peak_il6_pg_ml": np.nanmax(il6, axis=1),
         "min_lymphocytes_1e9_l": np.nanmin(lym, axis=1),
+        "cd4_nadir_1e6_l": np.nanmin(cd4, axis=1),
+        "cd8_nadir_1e6_l": np.nanmin(cd8, axis=1),
+        "t_cell_nadir_1e6_l": np.nanmin(cd4 + cd8, axis=1),
         "min_pf_ratio_mmhg": np.nanmin(pf, axis=1),
         "il6_at_admission_pg_ml": _at(il6, t, admission),
         "lymphocytes_at_admission_1e9_l": lym_at_admission,

@@ -11,7 +11,7 @@ import pandas as pd
 from mscsim import __version__
 from mscsim._errors import InputError
 from mscsim.engine import EngineLike, chunk_ranges, get_engine
-from mscsim.model import load_model
+from mscsim.model import PathwayRules, load_model
 from mscsim.population._course import COURSE_OUTPUTS, clinical_course
 from mscsim.population._sampling import death_threshold, draw_covariates, draw_parameters
 from mscsim.population._tables import Calibration
@@ -28,7 +28,8 @@ PLAUSIBLE = {
     "peak_il6_pg_ml": (0.0, 1000.0),
     "min_lymphocytes_1e9_l": (0.1, 10.0),
 }
-PARAMETER_COLUMNS = ("p_ifn", "k_cd8_kill", "p_il6_mac", "hazard_multiplier", "body_weight_kg")
+PARAMETER_COLUMNS = ("p_ifn", "k_cd8_kill", "p_il6_mac", "hazard_multiplier", "body_weight_kg",
+                     "imv_available")
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ def _plausible_rows(course: list[dict[str, object]], ok: np.ndarray) -> np.ndarr
 def _chunk(task: tuple[np.ndarray, int, dict[str, object], GenerationOptions]) -> pd.DataFrame:
     ids, seed, calibration_values, options = task
     model = load_model()
+    rules = PathwayRules.from_parameters(model.parameter_defaults)
     calibration = Calibration(**calibration_values)  # type: ignore[arg-type]
     covariates = [draw_covariates(seed, int(i), calibration) for i in ids]
     thresholds = np.array([death_threshold(seed, int(i)) for i in ids])
@@ -99,7 +101,9 @@ def _chunk(task: tuple[np.ndarray, int, dict[str, object], GenerationOptions]) -
                                backend=options.backend)
         course: list[dict[str, object]] = [
             {str(k): v for k, v in row.items()}
-            for row in clinical_course(batch, thresholds[pending]).to_dict("records")]
+            for row in clinical_course(batch, thresholds[pending],
+                                       np.array([p["imv_available"] for p in params]),
+                                       rules).to_dict("records")]
         accepted = _plausible_rows(course, batch.ok)
         attempts[pending] = attempt + 1
         for j, k in enumerate(pending):

@@ -24,7 +24,7 @@ from mscsim.population._tables import (
     covariate_effects,
 )
 
-COVARIATE_STREAM, EFFECTS_STREAM, DEATH_STREAM, CARE_HOME_STREAM = 0, 1, 2, 3
+COVARIATE_STREAM, EFFECTS_STREAM, DEATH_STREAM, CARE_HOME_STREAM, CEILING_STREAM = 0, 1, 2, 3, 4
 #: parameters with log-normal inter-individual variability (sd from the model's table)
 VARIABLE_PARAMETERS = ("p_ifn", "k_cd8_kill", "p_il6_mac")
 CHILD_WEIGHT_KG_PER_YEAR = 3.2  # assumption: about 3.5 kg at birth, adult weight by 18 y
@@ -123,9 +123,19 @@ def patient_parameters(model: Model, covariates: Covariates, effects: Mapping[st
     return values
 
 
+def ceiling_draw(seed: int, patient: int) -> float:
+    """The patient's uniform draw for the ceiling of care (its own stream, so a change of the
+    ceiling probabilities changes no other draw)."""
+    return float(rng_for(seed, patient, CEILING_STREAM).random())
+
+
 def draw_parameters(model: Model, seed: int, patient: int, covariates: Covariates,
                     calibration: Calibration, attempt: int = 0) -> dict[str, float]:
     """Model parameters of ``patient`` at redraw ``attempt``: its covariates with the random
     effects of that attempt (what a population and the benchmarks simulate)."""
     effects = random_effects(rng_for(seed, patient, EFFECTS_STREAM, attempt), model)
-    return patient_parameters(model, covariates, effects, calibration)
+    values = patient_parameters(model, covariates, effects, calibration)
+    if model.parameter_table and "imv_available" in model.parameter_table:
+        ceiling = calibration.ceiling_probability(covariates.age, covariates.care_home)
+        values["imv_available"] = 0.0 if ceiling_draw(seed, patient) < ceiling else 1.0
+    return values

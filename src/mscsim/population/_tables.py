@@ -168,6 +168,10 @@ def care_home_share(age: float) -> float:
     return resident / (resident + 1.0 - care_home_population_share(age))
 
 
+#: ceiling of care of care-home residents: most French EHPAD residents with COVID-19 in the
+#: first wave were not admitted to intensive care (assumption; their P(ICU) is not published)
+CARE_HOME_CEILING = 0.9
+
 CALIBRATION_PROFILES = ("salje", "levin")
 DEFAULT_CALIBRATION = "salje"
 
@@ -206,6 +210,16 @@ class Calibration:
     hazard_knot_values: tuple[float, ...] = ()
     care_home_residents: bool = False
     care_home_ifn_shift: float = 0.0
+    ceiling_ages: tuple[float, ...] = ()
+    ceiling_probabilities: tuple[float, ...] = ()
+
+    def ceiling_probability(self, age: float, care_home: bool = False) -> float:
+        """Probability that invasive ventilation would not be offered (a ceiling of care):
+        interpolated linearly between ``ceiling_ages`` (constant beyond them; 0 without
+        knots); care-home residents at least ``CARE_HOME_CEILING``."""
+        p = float(np.interp(age, self.ceiling_ages, self.ceiling_probabilities)) \
+            if self.ceiling_ages else 0.0
+        return max(p, CARE_HOME_CEILING) if care_home else p
 
     def log_hazard_age(self, age: ArrayOrFloat) -> ArrayOrFloat:
         """The age terms of the log hazard multiplier."""
@@ -233,6 +247,9 @@ class Calibration:
                 "hazard_age_slope")}, source=str(raw.get("source", "")),
                 hazard_knot_ages=knot_ages, hazard_knot_values=knot_values,
                 care_home_residents=bool(values.get("care_home_residents", False)),
-                care_home_ifn_shift=float(values.get("care_home_ifn_shift", 0.0)))
+                care_home_ifn_shift=float(values.get("care_home_ifn_shift", 0.0)),
+                ceiling_ages=tuple(float(a) for a in values.get("ceiling_ages", ())),
+                ceiling_probabilities=tuple(float(p) for p in
+                                            values.get("ceiling_probabilities", ())))
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise InputError(f"cannot read calibrated values: {err}", file=path) from None
