@@ -18,8 +18,9 @@ import pandas as pd
 
 from mscsim._errors import InputError
 from mscsim.engine import EngineLike
-from mscsim.model import load_model
+from mscsim.model import IMV, load_model
 from mscsim.population import (
+    PARAMETER_COLUMNS,
     Calibration,
     GenerationOptions,
     Population,
@@ -31,7 +32,6 @@ from mscsim.trial._simulate import POINTS_PER_DAY, ArmOutcomes, ArmStore, on_gri
 from mscsim.trial._spec import TrialSpec
 
 ENROL_STREAM, TRIAL_STREAM, REPLICATE_STREAM = 10, 11, 12
-PARAMETER_COLUMNS = ("p_ifn", "k_cd8_kill", "p_il6_mac", "hazard_multiplier", "body_weight_kg")
 COVARIATES = ("age", "male", "hypertension", "diabetes", "obesity", "body_weight_kg")
 #: chunk sub-folder of a pool store holding the screening simulation (the control outcomes)
 SCREENING_STAGE = "screening"
@@ -120,7 +120,7 @@ def _criteria(spec: TrialSpec, base: pd.DataFrame) -> dict[str, np.ndarray]:
             inside |= (pf >= lo) & (pf < hi)
         reasons[f"ARDS band not {'/'.join(el.ards)} at enrolment"] = ~inside
     if el.ventilated is not None:
-        vent = pf < 100
+        vent = base.support0.to_numpy(float) == IMV
         reasons["not ventilated at enrolment" if el.ventilated
                 else "ventilated at enrolment"] = vent != el.ventilated
     return reasons

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from mscsim._errors import InputError
 from mscsim.engine import EngineLike, chunk_ranges, get_engine
-from mscsim.model import load_model
+from mscsim.model import IMV, PATHWAY_INPUTS, PathwayRules, care_pathway, load_model
 from mscsim.population._course import death_time
 from mscsim.simulate import BatchResult, Regimen, output_times, simulate_batch
 
@@ -30,15 +30,13 @@ POINTS_PER_DAY = 4
 #: MSC potency parameters set to zero in the null model (cells still distribute, no effect)
 NULL_POTENCY = {"msc_emax_tnf": 0.0, "msc_emax_il6": 0.0, "msc_emax_il10": 0.0,
                 "msc_emax_repair": 0.0, "k_treg_msc": 0.0}
-OUTPUTS = ("il6_pg_ml", "tnf_pg_ml", "il10_pg_ml", "lymphocytes_1e9_l", "pf_ratio_mmhg",
-           "spo2_pct", "who_scale", "cum_hazard")
+OUTPUTS = tuple(dict.fromkeys(("il6_pg_ml", "tnf_pg_ml", "il10_pg_ml", "lymphocytes_1e9_l",
+                               "pf_ratio_mmhg", "spo2_pct", *PATHWAY_INPUTS, "cum_hazard")))
 #: daily trajectory columns kept for reports (NaN after death; who 10 after death)
 TRAJECTORY = ("il6", "tnf", "il10", "lymphocytes", "pf", "who")
-_TRAJ_SOURCE = ("il6_pg_ml", "tnf_pg_ml", "il10_pg_ml", "lymphocytes_1e9_l", "pf_ratio_mmhg",
-                "who_scale")
+_TRAJ_SOURCE = ("il6_pg_ml", "tnf_pg_ml", "il10_pg_ml", "lymphocytes_1e9_l", "pf_ratio_mmhg")
 BIOMARKER_SOURCE = {"il6": "il6_pg_ml", "tnf": "tnf_pg_ml", "il10": "il10_pg_ml",
                     "lymphocytes": "lymphocytes_1e9_l"}
-VENTILATION_PF = 100.0  # model rule: P/F < 100 mmHg is ventilated (WHO >= 8)
 DISCHARGE_WHO = 3  # WHO 0-3: ambulatory (discharged)
 #: patients per task (and per stored chunk) of a simulated arm, unless the engine sets one
 ARM_CHUNK_SIZE = 250
@@ -54,8 +52,10 @@ class ArmOutcomes:
     """Per-patient outcome values under one arm (rows in the order simulated).
 
     ``values`` columns (days after randomisation): ``ok``, ``alive_at_enrolment``,
-    ``pf0``, ``spo2_0``, ``who0``, ``death_time`` (NaN: alive at the end of follow-up),
-    ``improve_time`` (NaN: not improved), ``vfd_d28``, ``who_d{D}``, ``pf_d{D}``,
+    ``pf0``, ``spo2_0``, ``who0``, ``support0`` (care-pathway support level at
+    randomisation, -1 outside hospital), ``death_time`` (NaN: alive at the end of follow-up),
+    ``improve_time`` (NaN: not improved), ``vfd_d28`` (days alive and free of invasive
+    ventilation to day 28, 0 for deaths), ``who_d{D}``, ``pf_d{D}``,
     ``{biomarker}_d{D}`` (NaN when dead). ``daily`` has shape ``(patients, days + 1,
     len(TRAJECTORY))``.
     """
@@ -65,8 +65,10 @@ class ArmOutcomes:
 
 
 def reduce_course(values: np.ndarray, times: np.ndarray, thresholds: np.ndarray,
-                  enrol_days: np.ndarray, follow_up: float, ok: np.ndarray) -> ArmOutcomes:
-    """Reduce simulated trajectories ``values`` (patients, times, OUTPUTS) to outcomes."""
+                  enrol_days: np.ndarray, follow_up: float, ok: np.ndarray,
+                  imv_available: np.ndarray, rules: PathwayRules) -> ArmOutcomes:
+    """Reduce simulated trajectories ``values`` (patients, times, OUTPUTS) from infection to
+    outcomes; the care pathway (support, WHO level) runs over the whole course."""
     n = values.shape[0]
     get = {name: values[:, :, k] for k, name in enumerate(OUTPUTS)}
     start = np.rint(enrol_days * POINTS_PER_DAY).astype(int)
@@ -78,6 +80,10 @@ def reduce_course(values: np.ndarray, times: np.ndarray, thresholds: np.ndarray,
     rel = np.arange(steps + 1) / POINTS_PER_DAY
 
     death_abs = death_time(get["cum_hazard"], times, thresholds)
+    path = care_pathway({name: get[name] for name in PATHWAY_INPUTS}, times, imv_available,
+                        rules, death_abs)
+    get["who_scale"] = path.who.astype(float)
+    get["support"] = path.support.astype(float)
     death = death_abs - enrol_days
     alive_at_enrol = ~(death <= 0)
     death_fu = np.where(death <= follow_up, death, np.nan)
@@ -91,6 +97,7 @@ def reduce_course(values: np.ndarray, times: np.ndarray, thresholds: np.ndarray,
         "ok": ok.astype(bool),
         "alive_at_enrolment": alive_at_enrol,
         "pf0": pf[:, 0], "spo2_0": at("spo2_pct")[:, 0], "who0": who[:, 0],
+        "support0": at("support")[:, 0],
         "death_time": death_fu,
     }
     target = np.maximum(who[:, :1] - 2, DISCHARGE_WHO)  # 2 better, or discharged
@@ -100,7 +107,7 @@ def reduce_course(values: np.ndarray, times: np.ndarray, thresholds: np.ndarray,
     out["improve_time"] = np.where(hit, rel[improved.argmax(axis=1)], np.nan)
     if follow_up >= 28:
         upto = rel <= 28
-        free = alive & (pf >= VENTILATION_PF) & upto[None, :]
+        free = alive & (at("support") != IMV) & upto[None, :]
         vfd = free[:, 1:].sum(axis=1) / POINTS_PER_DAY
         died28 = np.isfinite(death_fu) & (death_fu <= 28)
         out["vfd_d28"] = np.where(died28, 0.0, vfd)
@@ -117,7 +124,7 @@ def reduce_course(values: np.ndarray, times: np.ndarray, thresholds: np.ndarray,
     for short, source in BIOMARKER_SOURCE.items():
         out[f"{short}_d0"] = at(source)[:, 0]
     daily_index = np.arange(days + 1) * POINTS_PER_DAY
-    daily = np.stack([at(src)[:, daily_index] for src in _TRAJ_SOURCE], axis=2)
+    daily = np.stack([at(src)[:, daily_index] for src in (*_TRAJ_SOURCE, "who_scale")], axis=2)
     dead_daily = ~alive[:, daily_index]
     daily[:, :, :5][dead_daily] = np.nan
     daily[:, :, 5][dead_daily] = 10.0
@@ -202,7 +209,9 @@ def _run_chunk(task: _Task) -> ArmOutcomes:
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return reduce_course(batch.values, times, task.thresholds, task.enrol_days,
-                             task.follow_up, batch.ok)
+                             task.follow_up, batch.ok,
+                             np.array([p.get("imv_available", 1.0) for p in task.parameters]),
+                             PathwayRules.from_parameters(load_model().parameter_defaults))
 
 
 def horizon_for(enrol_days: np.ndarray, follow_up: float) -> float:
@@ -268,7 +277,9 @@ def simulate_arm(parameters: pd.DataFrame, thresholds: np.ndarray, enrol_days: n
             progress(done, n)
     if not parts:
         empty = reduce_course(np.zeros((0, 2, len(OUTPUTS))), np.array([0.0, horizon]),
-                              np.zeros(0), np.zeros(0), follow_up, np.zeros(0, bool))
+                              np.zeros(0), np.zeros(0), follow_up, np.zeros(0, bool),
+                              np.zeros(0), PathwayRules.from_parameters(
+                                  load_model().parameter_defaults))
         return empty
     ordered = [parts[k] for k in range(len(ranges))]
     return ArmOutcomes(values=pd.concat([p.values for p in ordered], ignore_index=True),
