@@ -18,8 +18,11 @@ from mscsim.population._store import (
 )
 from mscsim.population._summary import summarise
 from mscsim.population._tables import CALIBRATION_PROFILES, Calibration
+from mscsim.population._validation import validate as validate_population
+from mscsim.population._validation import write_validation
 
 __all__ = ["CALIBRATION_PROFILES", "FolderRun", "PARAMETER_COLUMNS", "PLAUSIBLE", "Calibration",
            "GenerationOptions", "Population", "clinical_course", "generate_population",
            "generate_population_folder", "population_report", "query_results",
-           "read_population", "summarise", "write_population"]
+           "read_population", "summarise", "validate_population", "write_population",
+           "write_validation"]
