@@ -59,8 +59,10 @@ def test_msc_mass_balance(model: Model, backend: str) -> None:
                         [3, 2, 1], 0) * 1e6 * WEIGHT_KG
     present_plus_cleared = t.msc_total_cells + t.msc_cleared_cells
     np.testing.assert_allclose(present_plus_cleared, infused, rtol=1e-7, atol=1.0)
-    # most of a dose lodges in the lung within hours (80%, Lee RH 2009)
-    assert t.set_index("time_days").msc_lung_cells.loc[8] > 0.3 * 1e6 * WEIGHT_KG
+    # 30% of a dose lodges in the lung and viable cells halve every 8 h (human data): a day
+    # after the first dose 0.3 * exp(-2.08) = 3.7% of it is left there
+    lung = t.set_index("time_days").msc_lung_cells.loc[8] / (1e6 * WEIGHT_KG)
+    assert 0.02 < lung < 0.06
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
@@ -88,7 +90,7 @@ def test_batch_reports_status_per_patient_and_matches_single_runs(model: Model) 
     assert all(batch.status.message[2:] != "")
     single = simulate(model, parameters=severe, days=20, regimen=Regimen.of([(7, 1e6)])).table
     got = batch.table[batch.table.patient == 1].drop(columns="patient").reset_index(drop=True)
-    pd.testing.assert_frame_equal(got, single)
+    pd.testing.assert_frame_equal(got, single[got.columns])  # the batch has no pathway
     assert set(batch.tidy().columns) == {"patient", "time_days", "variable", "value"}
 
 

@@ -21,11 +21,19 @@ from mscsim.model._pathway import (
     care_pathway,
     has_pathway,
 )
+from mscsim.model._standard_of_care import (
+    ERAS,
+    STANDARDS_OF_CARE,
+    standard_of_care_of_period,
+    standard_of_care_on,
+    therapy_parameters,
+)
 
 __all__ = [
-    "BUILTIN_MODELS", "IMV", "OBSERVABLES", "OBSERVABLE_NAMES", "PATHWAY_INPUTS", "SUPPORT_LEVELS",
+    "BUILTIN_MODELS", "ERAS", "IMV", "STANDARDS_OF_CARE", "OBSERVABLES", "OBSERVABLE_NAMES", "PATHWAY_INPUTS", "SUPPORT_LEVELS",
     "Dosing", "Model", "Observable", "Parameter", "ParameterTable", "Pathway", "PathwayRules",
     "ReferencePatient", "Variability", "care_pathway", "has_pathway", "load_model",
     "load_model_file",
-    "observable", "sbml_errors", "sbml_warning_count",
+    "observable", "sbml_errors", "sbml_warning_count", "standard_of_care_of_period",
+    "standard_of_care_on", "therapy_parameters",
 ]

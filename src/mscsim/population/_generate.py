@@ -11,7 +11,7 @@ import pandas as pd
 from mscsim import __version__
 from mscsim._errors import InputError
 from mscsim.engine import EngineLike, chunk_ranges, get_engine
-from mscsim.model import PathwayRules, load_model
+from mscsim.model import PathwayRules, load_model, therapy_parameters
 from mscsim.population._course import COURSE_OUTPUTS, clinical_course
 from mscsim.population._sampling import death_threshold, draw_covariates, draw_parameters
 from mscsim.population._tables import Calibration
@@ -29,7 +29,7 @@ PLAUSIBLE = {
     "min_lymphocytes_1e9_l": (0.1, 10.0),
 }
 PARAMETER_COLUMNS = ("p_ifn", "k_cd8_kill", "p_il6_mac", "hazard_multiplier", "body_weight_kg",
-                     "imv_available")
+                     "imv_available", "dexamethasone", "tocilizumab")
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,17 @@ class GenerationOptions:
         max_attempts: redraws allowed per patient before it is marked implausible.
         backend: simulation back end (``roadrunner``, the reference; ``compiled``, about 2.7x
             faster per core and within 1e-4 of it at daily points; docs/performance.md).
+        standard_of_care: background therapies every patient receives when eligible
+            (``none``, ``dexamethasone``, ``dexamethasone+tocilizumab``; see
+            :mod:`mscsim.model._standard_of_care`). The calibration targets (France,
+            March-May 2020) predate both, so the calibration uses ``none``.
     """
 
     days: float = 60.0
     points_per_day: int = 4
     max_attempts: int = 20
     backend: str = DEFAULT_BACKEND
+    standard_of_care: str = "none"
 
     def __post_init__(self) -> None:
         if self.days < 30:
@@ -57,6 +62,7 @@ class GenerationOptions:
             raise InputError("points_per_day and max_attempts must be at least 1",
                              field="points_per_day")
         get_backend(self.backend)  # an unknown name fails here, naming the choices
+        therapy_parameters(self.standard_of_care)
 
 
 @dataclass
@@ -85,6 +91,8 @@ def _chunk(task: tuple[np.ndarray, int, dict[str, object], GenerationOptions]) -
     ids, seed, calibration_values, options = task
     model = load_model()
     rules = PathwayRules.from_parameters(model.parameter_defaults)
+    therapies = (therapy_parameters(options.standard_of_care)
+                 if "dexamethasone" in model.parameter_defaults else {})
     calibration = Calibration(**calibration_values)  # type: ignore[arg-type]
     covariates = [draw_covariates(seed, int(i), calibration) for i in ids]
     thresholds = np.array([death_threshold(seed, int(i)) for i in ids])
@@ -95,8 +103,8 @@ def _chunk(task: tuple[np.ndarray, int, dict[str, object], GenerationOptions]) -
     for attempt in range(options.max_attempts):
         if len(pending) == 0:
             break
-        params = [draw_parameters(model, seed, int(ids[k]), covariates[k], calibration, attempt)
-                  for k in pending]
+        params = [{**draw_parameters(model, seed, int(ids[k]), covariates[k], calibration,
+                                     attempt), **therapies} for k in pending]
         batch = simulate_batch(model, params, times=times, outputs=COURSE_OUTPUTS,
                                backend=options.backend)
         course: list[dict[str, object]] = [
