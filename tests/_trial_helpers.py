@@ -55,6 +55,7 @@ def severe_population(n: int = 48, seed: int = 3) -> Population:
             "p_il6_mac": float(base["p_il6_mac"]) * float(np.exp(rng.normal(0, 0.2))),
             "hazard_multiplier": 1.5 * float(np.exp(rng.normal(0, 0.4))),
             "body_weight_kg": float(rng.uniform(55, 95)),
+            "imv_available": 1.0, "dexamethasone": 0.0, "tocilizumab": 0.0,
         })
     params = pd.DataFrame(rows)
     times = output_times(40, 4)

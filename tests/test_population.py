@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from mscsim import InputError
+from mscsim.model import PathwayRules, load_model
 from mscsim.population import (
     GenerationOptions,
     clinical_course,
@@ -99,25 +100,41 @@ def _batch(times, **series) -> BatchResult:
 
 
 def test_clinical_course_definitions_on_a_hand_made_course() -> None:
-    t = np.arange(0, 10.0)
-    course = clinical_course(_batch(
-        t,
-        viral_load_log10=[[0, 3, 6, 8, 7, 5, 3, 1, 0, 0]] * 2,
-        il6_pg_ml=[[2, 5, 12, 40, 80, 60, 30, 10, 5, 3]] * 2,
-        lymphocytes_1e9_l=[[1.8, 1.6, 1.2, 0.9, 0.7, 0.6, 0.8, 1.0, 1.2, 1.4]] * 2,
-        pf_ratio_mmhg=[[450, 450, 420, 320, 250, 90, 150, 280, 320, 360]] * 2,
-        spo2_pct=[[97, 97, 96, 93.5, 90, 80, 86, 92, 94.5, 95]] * 2,
-        who_scale=[[1, 1, 2, 5, 5, 8, 6, 5, 4, 2]] * 2,
-        cum_hazard=[[0, 0, 0, 0, 0.1, 0.3, 0.5, 0.6, 0.6, 0.6]] * 2,
-    ), thresholds=np.array([0.4, 5.0]))
+    t = np.arange(0, 40.0, 0.25)
+
+    def curve(days, values):  # piecewise-linear series on the quarter-day grid
+        return [np.interp(t, days, values)] * 2
+
+    series = dict(
+        viral_load_log10=curve([0, 3, 6, 12, 14], [0, 8, 5, 1.5, 0]),
+        il6_pg_ml=curve([0, 2, 8, 14, 30], [2, 12, 80, 30, 3]),
+        lymphocytes_1e9_l=curve([0, 8, 20, 40], [1.8, 0.6, 1.2, 1.6]),
+        cd4_blood_1e6_l=curve([0, 8, 20, 40], [750, 250, 500, 700]),
+        cd8_blood_1e6_l=curve([0, 8, 20, 40], [450, 120, 300, 420]),
+        pf_ratio_mmhg=curve([0, 5, 9, 10, 14, 18, 26, 40], [450, 450, 250, 90, 90, 250, 420, 450]),
+        spo2_pct=curve([0, 5, 9, 10, 14, 18, 26, 40], [97, 97, 90, 70, 70, 90, 96, 97]),
+        lung_damage_frac=curve([0, 5, 10, 14, 26, 40], [0, 0.1, 0.5, 0.5, 0.1, 0]),
+        organ_dysfunction=curve([0, 10, 16, 30], [0, 0.2, 0.4, 0]),
+        cum_hazard=curve([0, 10, 20, 40], [0, 0.1, 0.8, 0.9]),
+    )
+    batch = _batch(t, **series)
+    rules = PathwayRules.from_parameters(load_model().parameter_defaults)
+    course = clinical_course(batch, np.array([0.4, 5.0]), np.array([1.0, 1.0]), rules)
     dies, lives = course.iloc[0], course.iloc[1]
-    assert lives.symptom_onset_day == 2 and lives.admission_day == 3
-    assert lives.ventilation_day == 5 and lives.recovery_day == 8
-    assert not lives.died and lives.peak_who == 8
-    assert dies.died and dies.death_day == pytest.approx(5.5)
-    assert dies.peak_who == 10 and np.isnan(dies.recovery_day)
-    assert lives.lymphopenia_at_admission and lives.il6_at_admission_pg_ml == 40
-    assert lives.peak_viral_load_day == 3
+    # symptom onset: IL-6 above the symptom threshold (10 pg/mL) from day 2 (interpolated)
+    assert 1.5 <= lives.symptom_onset_day <= 2.25
+    # admitted after sustained hypoxaemia (SpO2 < 94% from about day 6.3)
+    assert 6.25 <= lives.admission_day <= 7.5 and lives.support_at_admission == "oxygen"
+    # invasive ventilation after P/F < 100 is sustained, in the ICU, and weaned before discharge
+    assert lives.admission_day < lives.icu_day <= lives.ventilation_day <= 11
+    assert lives.ventilated and lives.icu and lives.max_support == "imv"
+    assert lives.ventilation_day < lives.discharge_day < 40 and not lives.died
+    # the one who dies: cumulative hazard 0.4 reached at day 10 + 0.3/0.07 = 14.29
+    assert dies.died and dies.death_day == pytest.approx(10 + 0.3 / 0.07, abs=0.25)
+    assert np.isnan(dies.discharge_day) and np.isnan(dies.recovery_day)
+    assert lives.peak_viral_load_day == 3 and lives.viral_clearance_day <= 14
+    assert lives.cd4_nadir_1e6_l == 250 and lives.cd8_nadir_1e6_l == 120
+    assert lives.lymphopenia_at_admission
 
 
 def test_write_and_read_round_trip(small_population, tmp_path) -> None:

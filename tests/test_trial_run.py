@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from mscsim import InputError
+from mscsim.model import IMV, PATHWAY_INPUTS, PathwayRules, care_pathway, load_model
 from mscsim.trial import allocate, analyse_endpoints, risk_ratio, run_trial, screen
 from mscsim.trial._enrol import doses_for, enrolment_delays
 from mscsim.trial._simulate import OUTPUTS, POINTS_PER_DAY, reduce_course, simulate_arm
@@ -116,38 +117,56 @@ def test_no_eligible_and_too_large_sample(cohort) -> None:
 
 def _course(n_times: int, **series: np.ndarray) -> np.ndarray:
     values = np.zeros((1, n_times, len(OUTPUTS)))
-    defaults = {"pf_ratio_mmhg": 250.0, "spo2_pct": 92.0, "who_scale": 5.0, "il6_pg_ml": 50.0,
+    defaults = {"pf_ratio_mmhg": 250.0, "spo2_pct": 92.0, "il6_pg_ml": 50.0,
                 "tnf_pg_ml": 4.0, "il10_pg_ml": 5.0, "lymphocytes_1e9_l": 0.7,
+                "lung_damage_frac": 0.3, "viral_load_log10": 0.0, "organ_dysfunction": 0.1,
                 "cum_hazard": 0.0}
     for k, name in enumerate(OUTPUTS):
         values[0, :, k] = series.get(name, defaults[name])
     return values
 
 
+RULES = PathwayRules.from_parameters(load_model().parameter_defaults)
+
+
+def _reduce(values: np.ndarray, times: np.ndarray, threshold: float, enrol: float):
+    return reduce_course(values, times, np.array([threshold]), np.array([enrol]), 28.0,
+                         np.array([True]), np.array([1.0]), RULES).values.iloc[0]
+
+
 def test_reduce_course_on_hand_made_trajectories() -> None:
     times = np.arange(0, 41, 0.25)
     n = len(times)
-    # patient A: enrolled on day 2; WHO 5 until day 12 after enrolment, then 3; P/F < 100
-    # for days 1-3 after enrolment; never dies
-    who = np.where(times >= 14, 3.0, 5.0)
-    pf = np.where((times >= 3) & (times < 5), 80.0, 250.0)
-    a = reduce_course(_course(n, who_scale=who, pf_ratio_mmhg=pf), times, np.array([5.0]),
-                      np.array([2.0]), 28.0, np.array([True])).values.iloc[0]
+    # patient A: hypoxaemic from day 0 (admitted, on oxygen), P/F 80 on days 3-9 (escalated
+    # to invasive ventilation by the pathway's rules), then recovering to room air by day 20;
+    # never dies. Enrolled on day 2.
+    pf = np.select([times < 3, times < 10, times < 20], [250.0, 80.0, 250.0], 450.0)
+    spo2 = np.where(times < 20, 92.0, 98.0)
+    values = _course(n, pf_ratio_mmhg=pf, spo2_pct=spo2)
+    a = _reduce(values, times, 5.0, 2.0)
+    path = care_pathway({k: values[:, :, OUTPUTS.index(k)] for k in PATHWAY_INPUTS}, times,
+                        np.array([1.0]), RULES)
+    window = (times >= 2.0) & (times <= 30.0)
+    imv_days = float((path.support[0][window][1:] == IMV).sum()) / 4
+    assert 4 <= imv_days <= 9  # intubated after sustained P/F < 100, extubated after it lifts
     assert np.isnan(a.death_time)
-    assert a.improve_time == 12.0
-    assert a.vfd_d28 == 28 - 2.0
-    assert a.who_d14 == 3.0 and a.pf0 == 250.0
+    assert a.support0 == path.support[0][times == 2.0][0] == 1  # oxygen at enrolment
+    assert a.vfd_d28 == pytest.approx(28 - imv_days)
+    assert a.who_d14 == path.who[0][times == 16.0][0] and a.pf0 == 250.0
+    # improvement: two WHO levels below the enrolment level (or discharge), first reached
+    # on the grid after enrolment
+    target = max(a.who0 - 2, 3)
+    first = times[(times > 2.0) & (path.who[0] <= target)][0]
+    assert a.improve_time == pytest.approx(first - 2.0)
     # patient B: cumulative hazard reaches its threshold 1.0 at day 7.5 (4.5 after enrolment)
     hazard = np.clip((times - 5.0) * 0.4, 0, None)
-    b = reduce_course(_course(n, cum_hazard=hazard), times, np.array([1.0]), np.array([3.0]),
-                      28.0, np.array([True])).values.iloc[0]
+    b = _reduce(_course(n, cum_hazard=hazard), times, 1.0, 3.0)
     assert b.death_time == pytest.approx(4.5)
     assert b.who_d14 == 10.0 and b.who_d28 == 10.0
     assert np.isnan(b.pf_d7) and np.isnan(b.il6_d14)
     assert b.vfd_d28 == 0.0 and np.isnan(b.improve_time)
     # dead before enrolment
-    c = reduce_course(_course(n, cum_hazard=hazard), times, np.array([0.1]), np.array([6.0]),
-                      28.0, np.array([True])).values.iloc[0]
+    c = _reduce(_course(n, cum_hazard=hazard), times, 0.1, 6.0)
     assert not c.alive_at_enrolment
 
 

@@ -318,7 +318,7 @@ def fit_care_homes(community: pd.DataFrame, base: Calibration, seed: int, *,
 
 
 def calibrate(n: int = 4000, seed: int = 20200301, *, slopes: tuple[float, ...] = (
-        -0.09, -0.07, -0.05, -0.035), workers: int | None = None,
+        -0.09, -0.07, -0.05), workers: int | None = None,
         options: GenerationOptions | None = None, cache_file: Path | None = None,
         hazard_n: int = 20000,
         log: Callable[[str], None] = print) -> CalibrationResult:
@@ -361,7 +361,7 @@ def calibrate(n: int = 4000, seed: int = 20200301, *, slopes: tuple[float, ...] 
     for slope in slopes:
         def excess(shift: float, slope: float = slope) -> float:
             return stage_a(shift, slope)[0] - HOSPITALISED.value
-        low, high = -1.0, 6.5
+        low, high = -1.0, 10.0
         if excess(low) < 0 or excess(high) > 0:
             log(f"  slope {slope}: the target is not bracketed in shift [{low}, {high}]")
             continue

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mscsim._io import atomic_path  # noqa: E402
-from mscsim.model import observable  # noqa: E402
+from mscsim.model import OBSERVABLE_NAMES, observable  # noqa: E402
 from mscsim.simulate import TIME_COLUMN, SimulationResult  # noqa: E402
 
 PANELS: tuple[tuple[str, str], ...] = (
@@ -23,9 +23,17 @@ PANELS: tuple[tuple[str, str], ...] = (
     ("lymphocytes_1e9_l", "Lymphocytes (1e9/L)"),
     ("pf_ratio_mmhg", "PaO2/FiO2 (mmHg)"),
     ("who_scale", "WHO clinical progression scale"),
+    ("support_level", "Respiratory support (0 none ... 3 IMV)"),
     ("cum_hazard", "Probability of death"),
     ("msc_lung_cells", "MSC in lung (cells)"),
 )
+
+
+def _integer(name: str) -> bool:
+    """Whether a column holds levels (drawn as steps): the care pathway's, or an integer
+    observable."""
+    return name in ("who_scale", "support_level") or (
+        name in OBSERVABLE_NAMES and observable(name).integer)
 
 
 def plot_course(results: Mapping[str, SimulationResult], path: str | Path, *,
@@ -52,7 +60,7 @@ def plot_course(results: Mapping[str, SimulationResult], path: str | Path, *,
                 y = 1.0 - np.exp(-y)
             if name == "msc_lung_cells":
                 y = np.where(y >= 1.0, y, np.nan)  # log axis: below one cell is none
-            style = {"drawstyle": "steps-post"} if observable(name).integer else {}
+            style = {"drawstyle": "steps-post"} if _integer(name) else {}
             ax.plot(t, y, color=colour, lw=1.8, label=run_label, **style)
         for day in dose_days:
             ax.axvline(day, color="#1b7837", ls=":", lw=1)

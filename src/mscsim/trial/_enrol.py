@@ -62,12 +62,15 @@ def load_cohort_population(spec: TrialSpec, *, engine: EngineLike = "process",
     if folder is not None:
         generate_population_folder(
             folder, pop.n_infections, pop.seed,
-            options=GenerationOptions(days=pop.days, backend=pop.backend),
+            options=GenerationOptions(days=pop.days, backend=pop.backend,
+                                      standard_of_care=spec.trial.standard_of_care),
             calibration=Calibration.load(pop.calibration), engine=engine, workers=workers,
             progress=progress)
         return read_population(folder)
     return generate_population(pop.n_infections, pop.seed,
-                               options=GenerationOptions(days=pop.days, backend=pop.backend),
+                               options=GenerationOptions(
+                                   days=pop.days, backend=pop.backend,
+                                   standard_of_care=spec.trial.standard_of_care),
                                calibration=Calibration.load(pop.calibration), engine=engine,
                                workers=workers, progress=progress)
 

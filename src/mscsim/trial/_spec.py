@@ -7,6 +7,7 @@ key can be found in the file, its line.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import tomllib
@@ -16,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mscsim._errors import InputError
+from mscsim.model import ERAS, standard_of_care_of_period
 
 #: follow-up days at which all-cause mortality can be an endpoint
 MORTALITY_DAYS = (14, 28, 30, 60, 90)
@@ -41,6 +43,9 @@ def endpoint_min_follow_up(name: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
+BackgroundCare = Literal["era", "none", "dexamethasone", "dexamethasone+tocilizumab"]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -52,6 +57,29 @@ class TrialInfo(_Strict):
     title: str = Field("", description="one-line description")
     mirrors: str = Field("", description="citation of the published trial mirrored")
     notes: str = Field("", description="design choices and deviations from the publication")
+    enrolment_period: tuple[dt.date, dt.date] | None = Field(
+        None, description="first and last day of the published trial's enrolment "
+                          "(ISO dates); sets the default background care")
+    background_care: BackgroundCare = Field(
+        "era", description="standard of care every patient receives when eligible: 'none', "
+        "'dexamethasone', 'dexamethasone+tocilizumab', or 'era' (default): that in force at "
+        "the midpoint of enrolment_period, or the current one (dexamethasone+tocilizumab) "
+        "for a design without a period; eras in docs/trials.md")
+
+    @model_validator(mode="after")
+    def _period_in_order(self) -> TrialInfo:
+        if self.enrolment_period and self.enrolment_period[1] < self.enrolment_period[0]:
+            raise ValueError("enrolment_period ends before it starts")
+        return self
+
+    @property
+    def standard_of_care(self) -> str:
+        """The background care the trial's patients receive."""
+        if self.background_care != "era":
+            return self.background_care
+        if self.enrolment_period is None:
+            return ERAS[-1][1]
+        return standard_of_care_of_period(*self.enrolment_period)
 
 
 class PopulationSpec(_Strict):
