@@ -13,7 +13,8 @@ Every route uses the same ``rtol``/``atol`` (default: mscsim's ``SolverOptions``
 - (c) a plain scipy ``solve_ivp`` (LSODA) loop on the model's SBML mathematics as interpreted
   by ``mscsim.model`` (the oracle's right-hand side), on the first ``--scipy-n`` patients;
 - (c') the same scipy loop on the compiled right-hand side and analytic Jacobian;
-- (d) ``simulate_batch`` with the ``compiled`` back end.
+- (d) ``simulate_batch`` with the ``compiled`` back end (needs the extra ``mscsim[fast]``;
+  without it the route is left out and the script says why).
 
 Rates are patients per CPU second of this one process (per core); the routes take turns in
 blocks of ``--block`` patients, so load from other processes falls on all of them alike.
@@ -35,16 +36,18 @@ import numpy as np
 import roadrunner
 from scipy.integrate import solve_ivp
 
+from mscsim._errors import InputError
 from mscsim.engine import chunk_ranges, get_engine
 from mscsim.model import load_model
 from mscsim.population import GenerationOptions
 from mscsim.population._course import COURSE_OUTPUTS
 from mscsim.population._sampling import draw_covariates, draw_parameters
 from mscsim.population._tables import Calibration
-from mscsim.simulate import SolverOptions, output_times, simulate_batch
+from mscsim.simulate import SolverOptions, get_backend, output_times, simulate_batch
 from mscsim.simulate._compiled import compiled_model
 
 Params = list[dict[str, float]]
+COMPILED_ROUTE = "(d) mscsim compiled back end"
 
 
 def patients(seed: int, start: int, stop: int) -> Params:
@@ -190,11 +193,6 @@ def main(argv: list[str] | None = None) -> int:
           f"output times, rtol {options.rtol:g}, atol {options.atol:g}; one process "
           f"on a machine with {os.cpu_count()} cores", flush=True)
 
-    # warm up every route (compilation, caches) outside the timed runs
-    for warm in (mscsim_path, plain_roadrunner, plain_scipy, scipy_with_compiled_jacobian):
-        warm(params[:1], times, options)
-    mscsim_path(params[:1], times, options, "compiled")
-
     Route = Callable[[Params, np.ndarray, SolverOptions], np.ndarray]
     routes: dict[str, tuple[Route, Params]] = {
         "(a) mscsim default (roadrunner)": (mscsim_path, params),
@@ -202,8 +200,17 @@ def main(argv: list[str] | None = None) -> int:
         "(c) scipy solve_ivp LSODA, interpreted SBML": (plain_scipy, few),
         "(c') scipy solve_ivp LSODA, compiled RHS + Jacobian":
             (scipy_with_compiled_jacobian, few),
-        "(d) mscsim compiled back end": (compiled_path, params),
+        COMPILED_ROUTE: (compiled_path, params),
     }
+    try:
+        get_backend("compiled")
+    except InputError as err:
+        print(f"{COMPILED_ROUTE}: not measured ({err})")
+        del routes[COMPILED_ROUTE]
+    # warm up every route (compilation, caches) outside the timed runs
+    for route, _ in routes.values():
+        route(params[:1], times, options)
+
     # CPU time of this process, in blocks of patients that take turns between the routes,
     # so that load from other processes on a shared machine falls on every route alike
     seconds = dict.fromkeys(routes, 0.0)
@@ -224,8 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     a, b = results["(a) mscsim default (roadrunner)"], results["(b) plain libroadrunner loop"]
     print(f"(a) vs (b): identical values: {np.array_equal(a, b, equal_nan=True)}")
     for label in ("(c) scipy solve_ivp LSODA, interpreted SBML",
-                  "(c') scipy solve_ivp LSODA, compiled RHS + Jacobian",
-                  "(d) mscsim compiled back end"):
+                  "(c') scipy solve_ivp LSODA, compiled RHS + Jacobian", COMPILED_ROUTE):
+        if label not in results:
+            continue
         got = results[label]
         print(f"{label.split(' ')[0]} vs (a): max relative difference "
               f"{max_relative_difference(got, a[:len(got)]):.1e} (at these tolerances)")

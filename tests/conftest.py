@@ -1,6 +1,10 @@
-"""Shared fixtures: the flagship model and the reference severe patient's courses."""
+"""Shared fixtures: the flagship model and the reference severe patient's courses; the
+``fast_extra`` marker of tests that need the optional numbalsoda (``mscsim[fast]``)."""
 
 from __future__ import annotations
+
+import importlib.util
+import os
 
 import pytest
 
@@ -8,6 +12,26 @@ from mscsim.model import Model, load_model
 from mscsim.simulate import Regimen, SimulationResult, output_times, simulate
 
 REFERENCE = "reference-severe"
+#: set by scripts/test.sh, which installs the extra: a missing numbalsoda then fails the
+#: compiled back end's tests instead of skipping them
+REQUIRE_FAST_ENV = "MSCSIM_REQUIRE_FAST"
+fast_extra = pytest.mark.fast_extra
+
+
+def backend_params(names: list[str]) -> list[object]:
+    """Back-end names for ``parametrize``, with ``compiled`` marked :data:`fast_extra`."""
+    return [pytest.param(n, marks=fast_extra) if n == "compiled" else n for n in names]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("fast_extra") is None:
+        return
+    if importlib.util.find_spec("numbalsoda") is not None:
+        return
+    message = "numbalsoda is not installed (pip install 'mscsim[fast]')"
+    if os.environ.get(REQUIRE_FAST_ENV) == "1":
+        pytest.fail(f"{message} and {REQUIRE_FAST_ENV}=1", pytrace=False)
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
