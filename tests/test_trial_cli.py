@@ -148,3 +148,27 @@ def test_schema_command_prints_the_stored_schema(cli) -> None:
     code, out, _ = cli("trial", "schema")
     stored = (Path(__file__).resolve().parents[1] / "docs" / "trial_spec.schema.json")
     assert code == 0 and out == stored.read_text()
+
+
+def test_shipped_designs_from_an_empty_folder(tmp_path: Path) -> None:
+    """``trial list``, ``trial show`` and ``trial run NAME`` need no repository checkout."""
+    from mscsim.trial import design_names, design_path
+
+    def mscsim(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mscsim", *args], capture_output=True,
+                              text=True, timeout=600, cwd=tmp_path)
+
+    listed = mscsim("trial", "list")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == design_names()
+    assert any(line.startswith("leng2020 ") and "Pilot" in line for line in lines)
+    shown = mscsim("trial", "show", "leng2020")
+    assert shown.stdout == design_path("leng2020").read_text(encoding="utf-8")
+    (tmp_path / "my.toml").write_text(shown.stdout.replace("seed = 2020\n", "seed = 7\n", 1))
+    ran = mscsim("trial", "run", "leng2020", "-o", "out", "--quiet")
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["trial"] == "leng2020"
+    edited = mscsim("trial", "run", "my.toml", "-o", "mine", "--quiet")
+    assert edited.returncode == 0, edited.stderr
+    assert json.loads((tmp_path / "mine" / "summary.json").read_text())["seed"] == 7

@@ -85,8 +85,8 @@ def flagship(
                                 help="folder for the results"),
     dose: float = typer.Option(1e6, "--dose", help="MSC dose in cells/kg"),
     days: float = typer.Option(60.0, "--days", help="horizon, days after infection"),
-    trial: Path = typer.Option(Path("trials/leng2020.toml"), "--trial",
-                               help="the flagship virtual trial's spec"),
+    trial: str = typer.Option("leng2020", "--trial", help="the flagship virtual trial: a "
+                              "spec file or a shipped design's name"),
     replicates: int = typer.Option(2000, "--replicates", help="replicates of the trial"),
     skip_trial: bool = typer.Option(False, "--skip-trial", help="only the reference patient"),
     engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help=ENGINE_HELP),
@@ -98,14 +98,13 @@ def flagship(
     virtual trial (Leng 2020: run, power, report)."""
     from mscsim.engine import get_engine
     from mscsim.report import flagship_report, flagship_trial
+    from mscsim.trial import load_spec
 
-    if not skip_trial and not trial.is_file():
-        raise InputError("trial spec not found", file=trial,
-                         hint="run from the repository root, pass --trial, or --skip-trial")
+    spec = None if skip_trial else load_spec(trial)  # a bad spec fails before any work
     paths = flagship_report(output, dose_cells_per_kg=dose, days=days)
-    if not skip_trial:
+    if spec is not None:
         with get_engine(engine, workers, scheduler, chunk_size=chunk_size) as pool:
-            paths += flagship_trial(trial, output / trial.stem, replicates=replicates,
+            paths += flagship_trial(spec, output / spec.trial.name, replicates=replicates,
                                     engine=pool)
     for path in paths:
         typer.echo(f"wrote {path}", err=True)

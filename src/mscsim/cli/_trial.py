@@ -10,17 +10,48 @@ import typer
 from mscsim.cli._progress import progress_bars
 from mscsim.engine import DEFAULT_ENGINE, get_engine
 
-app = typer.Typer(help="Virtual trials: run one, replicate it (power), export the spec schema.",
-                  no_args_is_help=True)
+app = typer.Typer(help="Virtual trials: the shipped designs, run one, replicate it (power), "
+                       "export the spec schema.", no_args_is_help=True)
 
 ENGINE_HELP = "serial, process or dask"
 SCHEDULER_HELP = "address of an existing Dask scheduler"
 CHUNK_HELP = "patients per task (default: 250 per simulated arm, 1000 per generated population)"
+SPEC_HELP = "trial spec: a TOML file, or the name of a shipped design (mscsim trial list)"
+
+
+@app.command("list")
+def list_designs() -> None:
+    """The shipped example designs, one line each: name and title."""
+    from mscsim._errors import InputError
+    from mscsim.simulate import get_backend
+    from mscsim.trial import design_names, load_spec
+
+    names = design_names()
+    width = max(map(len, names))
+    for name in names:
+        spec = load_spec(name)
+        line = f"{name:<{width}}  {spec.trial.title}"
+        try:
+            get_backend(spec.population.backend)
+        except InputError:
+            line += f" [its population needs the {spec.population.backend} back end: " \
+                    "pip install 'mscsim[fast]']"
+        typer.echo(line)
+
+
+@app.command("show")
+def show(
+    spec_file: str = typer.Argument(..., metavar="SPEC", help=SPEC_HELP),
+) -> None:
+    """Print a design's TOML, comments included: a copy to edit (> my.toml)."""
+    from mscsim.trial import design_path
+
+    typer.echo(design_path(spec_file).read_text(encoding="utf-8"), nl=False)
 
 
 @app.command("run")
 def run(
-    spec_file: Path = typer.Argument(..., metavar="SPEC", help="trial spec (TOML)"),
+    spec_file: str = typer.Argument(..., metavar="SPEC", help=SPEC_HELP),
     output: Path = typer.Option(..., "-o", "--output", help="trial folder to write"),
     seed: int | None = typer.Option(None, "--seed", help="override the spec's trial seed"),
     engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help=ENGINE_HELP),
@@ -46,7 +77,7 @@ def run(
 
 @app.command("power")
 def power(
-    spec_file: Path = typer.Argument(..., metavar="SPEC", help="trial spec (TOML)"),
+    spec_file: str = typer.Argument(..., metavar="SPEC", help=SPEC_HELP),
     replicates: int = typer.Option(1000, "--replicates", help="independent trials"),
     output: Path = typer.Option(..., "-o", "--output", help="folder for power.json"),
     target_power: float | None = typer.Option(None, "--target-power",
