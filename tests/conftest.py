@@ -1,10 +1,13 @@
 """Shared fixtures: the flagship model and the reference severe patient's courses; the
-``fast_extra`` marker of tests that need the optional numbalsoda (``mscsim[fast]``)."""
+``fast_extra`` marker of tests that need the optional numbalsoda (``mscsim[fast]``); one
+population store for the session, so tests neither read nor fill the user's."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -21,6 +24,23 @@ fast_extra = pytest.mark.fast_extra
 def backend_params(names: list[str]) -> list[object]:
     """Back-end names for ``parametrize``, with ``compiled`` marked :data:`fast_extra`."""
     return [pytest.param(n, marks=fast_extra) if n == "compiled" else n for n in names]
+
+
+_STORE = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from mscsim.population._cache import STORE_ENV
+
+    store = tempfile.mkdtemp(prefix="mscsim-test-populations-")
+    config.stash[_STORE] = store
+    os.environ[STORE_ENV] = store  # inherited by the CLI subprocesses of the tests
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    store = config.stash.get(_STORE, None)
+    if store:
+        shutil.rmtree(store, ignore_errors=True)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

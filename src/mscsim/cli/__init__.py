@@ -12,7 +12,16 @@ import sys
 import typer
 
 from mscsim._errors import MscsimError
-from mscsim.cli import _bridge, _evidence, _model, _population, _results, _simulate, _trial
+from mscsim.cli import (
+    _bridge,
+    _cache,
+    _evidence,
+    _model,
+    _population,
+    _results,
+    _simulate,
+    _trial,
+)
 
 app = typer.Typer(
     name="mscsim",
@@ -30,6 +39,7 @@ app.add_typer(_trial.app, name="trial")
 app.add_typer(_results.app, name="results")
 app.command("report")(_trial.report)
 app.add_typer(_bridge.app, name="bridge")
+app.add_typer(_cache.app, name="cache")
 
 EXIT_INPUT_ERROR = 2
 

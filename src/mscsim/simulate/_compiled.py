@@ -42,20 +42,11 @@ from typing import Any
 import numpy as np
 
 from mscsim._errors import InputError, ModelError, SimulationError
+from mscsim._io import CACHE_ENV, cache_dir
 from mscsim.model import Model
 from mscsim.model._sbml_math import SymbolicSBML, symbolic_sbml
 from mscsim.simulate._backends import Backend, register_backend
 from mscsim.simulate._options import SolverOptions
-
-CACHE_ENV = "MSCSIM_CACHE_DIR"
-
-
-def cache_dir() -> Path:
-    """Where generated sources and numba's machine code are cached."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mscsim"
 
 
 # ---------------------------------------------------------------- code generation
