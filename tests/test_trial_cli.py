@@ -172,3 +172,43 @@ def test_shipped_designs_from_an_empty_folder(tmp_path: Path) -> None:
     edited = mscsim("trial", "run", "my.toml", "-o", "mine", "--quiet")
     assert edited.returncode == 0, edited.stderr
     assert json.loads((tmp_path / "mine" / "summary.json").read_text())["seed"] == 7
+
+
+def test_power_curve_with_progress_in_a_log_and_a_small_pool_warning(spec_file: Path,
+                                                                     tmp_path: Path) -> None:
+    """``trial power ... 2> log``: progress lines in the log, the warning, curve outputs."""
+    out = tmp_path / "curve"
+    log = tmp_path / "log"
+    with log.open("w") as stderr:
+        proc = subprocess.run([sys.executable, "-m", "mscsim", "trial", "power", str(spec_file),
+                               "--replicates", "40", "--sample-sizes", "4,8", "-o", str(out),
+                               "--engine", "serial", "--chunk-size", "4"], stderr=stderr,
+                              text=True, timeout=600)
+    text = log.read_text()
+    assert proc.returncode == 0, text
+    lines = text.splitlines()
+    for stage in ("screening", "MSC arm"):
+        staged = [line for line in lines if line.startswith(f"{stage}: ")]
+        assert staged[0].startswith(f"{stage}: 4/") and "(100%)" in staged[-1], text
+        assert len(staged) >= 5 and "elapsed, about" in staged[1], text
+    warning = [line for line in lines if line.startswith("mscsim: warning: ")]
+    assert len(warning) == 1 and "smaller than 10 N at N=8" in warning[0], text
+    assert any(line.split()[:1] == ["4"] for line in lines)  # the curve table
+    power = json.loads((out / "power.json").read_text())
+    assert [p["n"] for p in power["power_curve"]] == [4, 8]
+    assert {"power", "power_mc_se", "type_i_error", "effect_median", "effect_q025",
+            "effect_q975", "pool_valid"} <= set(power["power_curve"][0])
+    main(["report", str(out)])
+    page = (out / "report.html").read_text()
+    assert page.index("Pool too small for valid replicates") < page.index("<h2>Design</h2>")
+    assert "<h2>Power curve</h2>" in page and page.count("data:image/png;base64,") >= 2
+
+
+def test_bad_sample_sizes_are_one_line_errors(spec_file: Path, tmp_path: Path, cli) -> None:
+    for sizes, expect in (("4,x", "expected comma-separated whole numbers"),
+                          ("1,8", "at least 2, got 1")):
+        code, _, err = cli("trial", "power", str(spec_file), "--sample-sizes", sizes, "-o",
+                           str(tmp_path / "p"), "--quiet")
+        assert code == 2 and "field 'sample_sizes'" in err and expect in err, err
+        assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "p").exists()

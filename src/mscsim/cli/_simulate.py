@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 
 from mscsim._errors import InputError
-from mscsim.cli._trial import CHUNK_HELP, ENGINE_HELP, SCHEDULER_HELP
+from mscsim.cli._progress import progress_bars
+from mscsim.cli._trial import CHUNK_HELP, ENGINE_HELP, SCHEDULER_HELP, warn_if_pool_invalid
 from mscsim.engine import DEFAULT_ENGINE
 from mscsim.model import load_model, load_model_file
 from mscsim.simulate import Regimen, output_times
@@ -93,6 +95,7 @@ def flagship(
     workers: int | None = typer.Option(None, "--workers", help="worker processes"),
     chunk_size: int | None = typer.Option(None, "--chunk-size", help=CHUNK_HELP),
     scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress output"),
 ) -> None:
     """The main job: the reference severe patient with and without MSC, and the flagship
     virtual trial (Leng 2020: run, power, report)."""
@@ -103,8 +106,12 @@ def flagship(
     spec = None if skip_trial else load_spec(trial)  # a bad spec fails before any work
     paths = flagship_report(output, dose_cells_per_kg=dose, days=days)
     if spec is not None:
-        with get_engine(engine, workers, scheduler, chunk_size=chunk_size) as pool:
+        with get_engine(engine, workers, scheduler, chunk_size=chunk_size) as pool, \
+                progress_bars(quiet) as bars:
             paths += flagship_trial(spec, output / spec.trial.name, replicates=replicates,
-                                    engine=pool)
+                                    engine=pool, progress=bars)
     for path in paths:
         typer.echo(f"wrote {path}", err=True)
+    if spec is not None:
+        power = json.loads((output / spec.trial.name / "power.json").read_text("utf-8"))
+        warn_if_pool_invalid(power)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,11 +92,13 @@ def flagship_report(folder: str | Path, *, dose_cells_per_kg: float = 1e6,
 
 def flagship_trial(spec: TrialSpec | str | Path, folder: str | Path, *,
                    replicates: int = 2000, engine: EngineLike = "process",
-                   workers: int | None = None) -> list[Path]:
+                   workers: int | None = None,
+                   progress: Callable[[str, int, int], None] | None = None) -> list[Path]:
     """Run the flagship virtual trial once, replicate it ``replicates`` times (power, type I
     error, effect distribution; for a pilot design also how often its published pattern
     arises with and without an MSC effect) and write its HTML report. ``spec``: a spec, a
-    spec file or a shipped design's name.
+    spec file or a shipped design's name. ``progress`` is called with ``(stage, done,
+    total)``, stages named ``run: ...`` and ``power: ...``.
 
     Returns:
         The paths written.
@@ -113,8 +116,14 @@ def flagship_trial(spec: TrialSpec | str | Path, folder: str | Path, *,
     if not isinstance(spec, TrialSpec):
         spec = load_spec(spec)
     folder = Path(folder)
-    result = run_trial(spec, engine=engine, workers=workers)
+    def named(prefix: str) -> Callable[[str, int, int], None] | None:
+        if progress is None:
+            return None
+        return lambda stage, done, total: progress(f"{prefix}: {stage}", done, total)
+
+    result = run_trial(spec, engine=engine, workers=workers, progress=named("run"))
     write_trial(result, folder, overwrite=True)
-    power = power_analysis(spec, replicates, engine=engine, workers=workers)
+    power = power_analysis(spec, replicates, engine=engine, workers=workers,
+                           progress=named("power"))
     write_power(power, folder)
     return [folder, trial_report(folder)]
