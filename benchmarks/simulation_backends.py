@@ -14,7 +14,10 @@ Every route uses the same ``rtol``/``atol`` (default: mscsim's ``SolverOptions``
   by ``mscsim.model`` (the oracle's right-hand side), on the first ``--scipy-n`` patients;
 - (c') the same scipy loop on the compiled right-hand side and analytic Jacobian;
 - (d) ``simulate_batch`` with the ``compiled`` back end (needs the extra ``mscsim[fast]``;
-  without it the route is left out and the script says why).
+  without it the route is left out and the script says why);
+- (e) SUNDIALS CVODE (BDF, dense) from ``scikit-sundae``, a maintained solver that ships
+  wheels, on the compiled right-hand side and analytic Jacobian, first ``--scipy-n``
+  patients; measured only where ``scikit-sundae`` is installed (it is not a dependency).
 
 Rates are patients per CPU second of this one process (per core); the routes take turns in
 blocks of ``--block`` patients, so load from other processes falls on all of them alike.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib.util
 import os
 import sys
 import time
@@ -48,6 +52,7 @@ from mscsim.simulate._compiled import compiled_model
 
 Params = list[dict[str, float]]
 COMPILED_ROUTE = "(d) mscsim compiled back end"
+SUNDIALS_ROUTE = "(e) scikit-sundae CVODE BDF, compiled RHS + Jacobian"
 
 
 def patients(seed: int, start: int, stop: int) -> Params:
@@ -148,6 +153,42 @@ def scipy_with_compiled_jacobian(params: Params, times: np.ndarray,
     return out
 
 
+def sundials_with_compiled_jacobian(params: Params, times: np.ndarray,
+                                    options: SolverOptions) -> np.ndarray:
+    """scikit-sundae's CVODE (BDF) on the compiled right-hand side and analytic Jacobian: its
+    callbacks are Python functions, called at every evaluation."""
+    import ctypes
+
+    from sksundae.cvode import CVODE
+
+    model = load_model()
+    code = compiled_model(model)
+    rhs = code.rhs.ctypes  # type: ignore[attr-defined]
+    pointer = ctypes.POINTER(ctypes.c_double)
+    columns = [(code.states + code.rules).index(o) for o in COURSE_OUTPUTS]
+    out = np.empty((len(params), len(times), len(COURSE_OUTPUTS)))
+    for i, p in enumerate(params):
+        values = model.resolve_parameters(p)
+        pv = np.array([values[k] for k in code.parameters])
+
+        # userdata is a dict: scikit-sundae tests its truth value, which an array has not
+        def f(t: float, y: np.ndarray, dy: np.ndarray, data: dict[str, np.ndarray]) -> None:
+            rhs(t, y.ctypes.data_as(pointer), dy.ctypes.data_as(pointer),
+                data["p"].ctypes.data_as(pointer))
+
+        def jac(t: float, y: np.ndarray, dy: np.ndarray, matrix: np.ndarray,
+                data: dict[str, np.ndarray]) -> None:
+            code.jacobian(t, y, data["p"], matrix)
+
+        solver = CVODE(f, jacfn=jac, userdata={"p": pv}, rtol=options.rtol,
+                       atol=options.atol, max_num_steps=options.max_steps)
+        sol = solver.solve(times, code.initial_state(pv))
+        table = np.empty((len(times), len(code.states) + len(code.rules)))
+        code.observe(times, np.ascontiguousarray(sol.y), pv, table)
+        out[i] = table[:, columns]
+    return out
+
+
 def max_relative_difference(a: np.ndarray, b: np.ndarray) -> float:
     """Largest |a-b|/max(|b|, 1e-3) over every patient, time and output (the floor keeps a
     log10 viral load crossing 0, or a hazard near 0, from dividing by almost nothing)."""
@@ -201,12 +242,16 @@ def main(argv: list[str] | None = None) -> int:
         "(c') scipy solve_ivp LSODA, compiled RHS + Jacobian":
             (scipy_with_compiled_jacobian, few),
         COMPILED_ROUTE: (compiled_path, params),
+        SUNDIALS_ROUTE: (sundials_with_compiled_jacobian, few),
     }
     try:
         get_backend("compiled")
     except InputError as err:
         print(f"{COMPILED_ROUTE}: not measured ({err})")
         del routes[COMPILED_ROUTE]
+    if importlib.util.find_spec("sksundae") is None:
+        print(f"{SUNDIALS_ROUTE}: not measured (pip install scikit-sundae)")
+        del routes[SUNDIALS_ROUTE]
     # warm up every route (compilation, caches) outside the timed runs
     for route, _ in routes.values():
         route(params[:1], times, options)
@@ -231,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     a, b = results["(a) mscsim default (roadrunner)"], results["(b) plain libroadrunner loop"]
     print(f"(a) vs (b): identical values: {np.array_equal(a, b, equal_nan=True)}")
     for label in ("(c) scipy solve_ivp LSODA, interpreted SBML",
-                  "(c') scipy solve_ivp LSODA, compiled RHS + Jacobian", COMPILED_ROUTE):
+                  "(c') scipy solve_ivp LSODA, compiled RHS + Jacobian", COMPILED_ROUTE,
+                  SUNDIALS_ROUTE):
         if label not in results:
             continue
         got = results[label]
