@@ -13,7 +13,11 @@ Every route uses the same ``rtol``/``atol`` (default: mscsim's ``SolverOptions``
 - (c) a plain scipy ``solve_ivp`` (LSODA) loop on the model's SBML mathematics as interpreted
   by ``mscsim.model`` (the oracle's right-hand side), on the first ``--scipy-n`` patients;
 - (c') the same scipy loop on the compiled right-hand side and analytic Jacobian;
-- (d) ``simulate_batch`` with the ``compiled`` back end.
+- (d) ``simulate_batch`` with the ``compiled`` back end (needs the extra ``mscsim[fast]``;
+  without it the route is left out and the script says why);
+- (e) SUNDIALS CVODE (BDF, dense) from ``scikit-sundae``, a maintained solver that ships
+  wheels, on the compiled right-hand side and analytic Jacobian, first ``--scipy-n``
+  patients; measured only where ``scikit-sundae`` is installed (it is not a dependency).
 
 Rates are patients per CPU second of this one process (per core); the routes take turns in
 blocks of ``--block`` patients, so load from other processes falls on all of them alike.
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib.util
 import os
 import sys
 import time
@@ -35,16 +40,19 @@ import numpy as np
 import roadrunner
 from scipy.integrate import solve_ivp
 
+from mscsim._errors import InputError
 from mscsim.engine import chunk_ranges, get_engine
 from mscsim.model import load_model
 from mscsim.population import GenerationOptions
 from mscsim.population._course import COURSE_OUTPUTS
 from mscsim.population._sampling import draw_covariates, draw_parameters
 from mscsim.population._tables import Calibration
-from mscsim.simulate import SolverOptions, output_times, simulate_batch
+from mscsim.simulate import SolverOptions, get_backend, output_times, simulate_batch
 from mscsim.simulate._compiled import compiled_model
 
 Params = list[dict[str, float]]
+COMPILED_ROUTE = "(d) mscsim compiled back end"
+SUNDIALS_ROUTE = "(e) scikit-sundae CVODE BDF, compiled RHS + Jacobian"
 
 
 def patients(seed: int, start: int, stop: int) -> Params:
@@ -145,6 +153,42 @@ def scipy_with_compiled_jacobian(params: Params, times: np.ndarray,
     return out
 
 
+def sundials_with_compiled_jacobian(params: Params, times: np.ndarray,
+                                    options: SolverOptions) -> np.ndarray:
+    """scikit-sundae's CVODE (BDF) on the compiled right-hand side and analytic Jacobian: its
+    callbacks are Python functions, called at every evaluation."""
+    import ctypes
+
+    from sksundae.cvode import CVODE
+
+    model = load_model()
+    code = compiled_model(model)
+    rhs = code.rhs.ctypes  # type: ignore[attr-defined]
+    pointer = ctypes.POINTER(ctypes.c_double)
+    columns = [(code.states + code.rules).index(o) for o in COURSE_OUTPUTS]
+    out = np.empty((len(params), len(times), len(COURSE_OUTPUTS)))
+    for i, p in enumerate(params):
+        values = model.resolve_parameters(p)
+        pv = np.array([values[k] for k in code.parameters])
+
+        # userdata is a dict: scikit-sundae tests its truth value, which an array has not
+        def f(t: float, y: np.ndarray, dy: np.ndarray, data: dict[str, np.ndarray]) -> None:
+            rhs(t, y.ctypes.data_as(pointer), dy.ctypes.data_as(pointer),
+                data["p"].ctypes.data_as(pointer))
+
+        def jac(t: float, y: np.ndarray, dy: np.ndarray, matrix: np.ndarray,
+                data: dict[str, np.ndarray]) -> None:
+            code.jacobian(t, y, data["p"], matrix)
+
+        solver = CVODE(f, jacfn=jac, userdata={"p": pv}, rtol=options.rtol,
+                       atol=options.atol, max_num_steps=options.max_steps)
+        sol = solver.solve(times, code.initial_state(pv))
+        table = np.empty((len(times), len(code.states) + len(code.rules)))
+        code.observe(times, np.ascontiguousarray(sol.y), pv, table)
+        out[i] = table[:, columns]
+    return out
+
+
 def max_relative_difference(a: np.ndarray, b: np.ndarray) -> float:
     """Largest |a-b|/max(|b|, 1e-3) over every patient, time and output (the floor keeps a
     log10 viral load crossing 0, or a hazard near 0, from dividing by almost nothing)."""
@@ -190,11 +234,6 @@ def main(argv: list[str] | None = None) -> int:
           f"output times, rtol {options.rtol:g}, atol {options.atol:g}; one process "
           f"on a machine with {os.cpu_count()} cores", flush=True)
 
-    # warm up every route (compilation, caches) outside the timed runs
-    for warm in (mscsim_path, plain_roadrunner, plain_scipy, scipy_with_compiled_jacobian):
-        warm(params[:1], times, options)
-    mscsim_path(params[:1], times, options, "compiled")
-
     Route = Callable[[Params, np.ndarray, SolverOptions], np.ndarray]
     routes: dict[str, tuple[Route, Params]] = {
         "(a) mscsim default (roadrunner)": (mscsim_path, params),
@@ -202,8 +241,21 @@ def main(argv: list[str] | None = None) -> int:
         "(c) scipy solve_ivp LSODA, interpreted SBML": (plain_scipy, few),
         "(c') scipy solve_ivp LSODA, compiled RHS + Jacobian":
             (scipy_with_compiled_jacobian, few),
-        "(d) mscsim compiled back end": (compiled_path, params),
+        COMPILED_ROUTE: (compiled_path, params),
+        SUNDIALS_ROUTE: (sundials_with_compiled_jacobian, few),
     }
+    try:
+        get_backend("compiled")
+    except InputError as err:
+        print(f"{COMPILED_ROUTE}: not measured ({err})")
+        del routes[COMPILED_ROUTE]
+    if importlib.util.find_spec("sksundae") is None:
+        print(f"{SUNDIALS_ROUTE}: not measured (pip install scikit-sundae)")
+        del routes[SUNDIALS_ROUTE]
+    # warm up every route (compilation, caches) outside the timed runs
+    for route, _ in routes.values():
+        route(params[:1], times, options)
+
     # CPU time of this process, in blocks of patients that take turns between the routes,
     # so that load from other processes on a shared machine falls on every route alike
     seconds = dict.fromkeys(routes, 0.0)
@@ -224,8 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     a, b = results["(a) mscsim default (roadrunner)"], results["(b) plain libroadrunner loop"]
     print(f"(a) vs (b): identical values: {np.array_equal(a, b, equal_nan=True)}")
     for label in ("(c) scipy solve_ivp LSODA, interpreted SBML",
-                  "(c') scipy solve_ivp LSODA, compiled RHS + Jacobian",
-                  "(d) mscsim compiled back end"):
+                  "(c') scipy solve_ivp LSODA, compiled RHS + Jacobian", COMPILED_ROUTE,
+                  SUNDIALS_ROUTE):
+        if label not in results:
+            continue
         got = results[label]
         print(f"{label.split(' ')[0]} vs (a): max relative difference "
               f"{max_relative_difference(got, a[:len(got)]):.1e} (at these tolerances)")

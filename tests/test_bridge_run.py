@@ -137,3 +137,15 @@ def test_cli_calibrate_writes_a_folder(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:  # the folder now exists and is not empty
         main(["bridge", "calibrate", "-o", str(out), "--quiet"])
     assert exc.value.code == 2 and "not empty" in capsys.readouterr().err
+
+
+def test_an_unknown_reference_study_fails_before_the_population(monkeypatch):
+    from mscsim.bridge import _run
+
+    def no_population(*args, **kwargs):
+        raise AssertionError("the population was generated")
+    monkeypatch.setattr(_run, "stored_population", no_population)
+    with pytest.raises(InputError, match="reference study 'nope' is not a replicable study"
+                       ) as err:
+        calibrate(replace(OPTIONS, reference="nope"), engine="serial")
+    assert err.value.field == "reference" and "choose one of: " in str(err.value)

@@ -13,9 +13,9 @@ import pytest
 from mscsim.model import OBSERVABLE_NAMES, Model, sbml_errors
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "mscsim", *args], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, cwd=cwd)
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
@@ -60,9 +60,12 @@ def test_simulate_writes_csv_and_plot(tmp_path: Path) -> None:
     assert png.stat().st_size > 10_000
 
 
-def test_flagship_main_job(tmp_path: Path) -> None:
-    out = tmp_path / "fl"
-    proc = run("flagship", "-o", str(out), "--replicates", "200")
+def test_flagship_main_job_from_any_folder(tmp_path: Path) -> None:
+    """Run from an empty folder outside the repository: the design ships with the package."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = elsewhere / "fl"
+    proc = run("flagship", "-o", "fl", "--replicates", "200", cwd=elsewhere)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["treated"]["death_probability"] < summary["untreated"]["death_probability"]
@@ -75,7 +78,7 @@ def test_flagship_main_job(tmp_path: Path) -> None:
 def test_flagship_without_its_trial_spec(tmp_path: Path) -> None:
     out = tmp_path / "fl"
     assert_one_line_error(run("flagship", "-o", str(out), "--trial", str(tmp_path / "no.toml")),
-                          "trial spec not found")
+                          "trial spec not found", "shipped designs: ")
     assert not out.exists()
     assert run("flagship", "-o", str(out), "--skip-trial").returncode == 0
     assert not (out / "leng2020").exists()

@@ -88,11 +88,42 @@ def test_an_unwritable_output_folder_is_a_one_line_error(capsys, tmp_path: Path)
                           "cannot write to the output folder")
 
 
-def test_progress_is_silent_when_stderr_is_not_a_terminal(capsys, tmp_path: Path) -> None:
-    proc = run_here(capsys, "population", "generate", "--n", "4", "--seed", "2", "--days",
-                    "40", "--engine", "serial", "-o", str(tmp_path / "pop"))  # no --quiet
+def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(capsys, tmp_path: Path) -> None:
+    args = ("population", "generate", "--n", "4", "--seed", "2", "--days", "40", "--engine",
+            "serial", "--chunk-size", "1")
+    proc = run_here(capsys, *args, "-o", str(tmp_path / "pop"))  # no --quiet
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.splitlines() == [f"wrote {tmp_path / 'pop'} (4 patients in 1 chunks)"]
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "patients: 0/4 patients (0%), started"
+    assert [line.split(",")[0] for line in lines[1:5]] == [
+        f"patients: {k}/4 patients ({25 * k}%)" for k in range(1, 5)]
+    assert "elapsed, about" in lines[1] and lines[4].endswith(" elapsed")
+    assert lines[5:] == [f"wrote {tmp_path / 'pop'} (4 patients in 4 chunks)"]
+    quiet = run_here(capsys, *args, "-o", str(tmp_path / "quiet"), "--quiet")
+    assert quiet.returncode == 0
+    assert quiet.stderr.splitlines() == [f"wrote {tmp_path / 'quiet'} (4 patients in 4 chunks)"]
+
+
+def test_plain_lines_come_about_every_tenth_of_a_stage(monkeypatch) -> None:
+    from mscsim.cli._progress import _Lines
+
+    screen = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", screen)
+    now = [0.0]
+    lines = _Lines("patients", clock=lambda: now[0])
+    lines.show("screening", 0, 1000)
+    for done in range(1, 1001):
+        now[0] = done / 100  # 100 patients/s
+        lines.show("screening", done, 1000)
+    written = screen.getvalue().splitlines()
+    assert len(written) == 11  # the start, then every 10%
+    assert written[5] == "screening: 500/1,000 patients (50%), 5 s elapsed, about 5 s left"
+    assert written[-1] == "screening: 1,000/1,000 patients (100%), 10 s elapsed"
+    resumed = _Lines("patients", clock=lambda: 0.0)
+    resumed.show("MSC arm", 300, 1000)
+    resumed.show("done", 40, 40)
+    assert screen.getvalue().splitlines()[11:] == [
+        "MSC arm: 300/1,000 patients (30%)", "done: 40/40 patients (100%), done"]
 
 
 class _Terminal(io.StringIO):

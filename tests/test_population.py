@@ -22,6 +22,8 @@ from mscsim.population._sampling import COVARIATE_STREAM, rng_for, sample_covari
 from mscsim.population._tables import age_bands
 from mscsim.simulate import BatchResult
 
+from .conftest import fast_extra
+
 SMALL = GenerationOptions(days=40, points_per_day=4)
 
 
@@ -42,6 +44,7 @@ def test_a_patient_does_not_depend_on_population_size(small_population) -> None:
                                   small_population.patients.iloc[:20].reset_index(drop=True))
 
 
+@fast_extra
 def test_compiled_back_end_gives_the_same_patients_and_courses(small_population) -> None:
     compiled = generate_population(48, seed=7, options=GenerationOptions(
         days=40, points_per_day=4, backend="compiled"), engine="serial", chunk_size=48)

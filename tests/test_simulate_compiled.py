@@ -20,7 +20,7 @@ from mscsim.model import Model
 from mscsim.simulate import BACKENDS, Regimen, Status, simulate, simulate_batch
 from mscsim.simulate._compiled import CACHE_ENV, CompiledModel, compiled_model
 
-from .conftest import REFERENCE
+from .conftest import REFERENCE, fast_extra
 from .test_sbml_math import SBML_TEMPLATE
 from .test_simulate_numerics import THREE_DOSES, TIGHT, max_relative_error
 
@@ -51,6 +51,7 @@ def test_compiled_is_registered() -> None:
     assert BACKENDS["compiled"].name == "compiled"
 
 
+@fast_extra
 @pytest.mark.parametrize("regimen", [Regimen.none(), THREE_DOSES], ids=["untreated", "3 doses"])
 @pytest.mark.parametrize("patient", sorted(PATIENTS))
 def test_compiled_agrees_with_roadrunner_within_1e4_at_daily_points(
@@ -64,6 +65,7 @@ def test_compiled_agrees_with_roadrunner_within_1e4_at_daily_points(
     assert cc.backend == "compiled"
 
 
+@fast_extra
 @pytest.mark.parametrize("regimen", [Regimen.none(), THREE_DOSES], ids=["untreated", "3 doses"])
 def test_compiled_agrees_with_the_scipy_oracle_within_1e4(model: Model,
                                                           regimen: Regimen) -> None:
@@ -130,6 +132,7 @@ def test_analytic_jacobian_matches_finite_differences(model: Model,
         assert np.max(np.abs(jac - numeric) / scale) < 1e-4, f"day {day}"
 
 
+@fast_extra
 def test_batch_statuses_and_per_patient_parameters(model: Model) -> None:
     severe = dict(model.patient(REFERENCE).parameters)
     sets = [{}, severe, {"k_repair": float("nan")}, {"c_virus": 1e300}]
@@ -187,6 +190,7 @@ CHILD = textwrap.dedent("""
 """)
 
 
+@fast_extra
 def test_cache_is_shared_by_concurrent_processes(tmp_path: Path) -> None:
     """Two processes compile into one empty cache at once; a third reuses it."""
     env = {**os.environ, CACHE_ENV: str(tmp_path / "cache")}

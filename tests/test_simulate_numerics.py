@@ -11,7 +11,7 @@ from mscsim import InputError, SimulationError
 from mscsim.model import Model
 from mscsim.simulate import BACKENDS, Regimen, SolverOptions, Status, simulate, simulate_batch
 
-from .conftest import REFERENCE
+from .conftest import REFERENCE, backend_params
 
 WEIGHT_KG = 70.0
 # Relative error with an absolute floor: below the floor a difference is numerical noise
@@ -42,7 +42,7 @@ def test_roadrunner_and_scipy_agree_within_1e4_at_daily_points(model: Model, reg
     assert max(errors.values()) <= 1e-4, errors
 
 
-@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("backend", backend_params(sorted(BACKENDS)))
 def test_value_at_dose_time_is_after_the_bolus(model: Model, backend: str) -> None:
     t = simulate(model, patient=REFERENCE, days=10, backend=backend,
                  regimen=Regimen.of([(7, 1e6)])).table.set_index("time_days")
@@ -50,7 +50,7 @@ def test_value_at_dose_time_is_after_the_bolus(model: Model, backend: str) -> No
     assert t.msc_total_cells.loc[7] == pytest.approx(1e6 * WEIGHT_KG, rel=1e-12)
 
 
-@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("backend", backend_params(sorted(BACKENDS)))
 def test_msc_mass_balance(model: Model, backend: str) -> None:
     outputs = ["msc_total_cells", "msc_cleared_cells", "msc_lung_cells"]
     t = simulate(model, patient=REFERENCE, days=30, backend=backend, regimen=THREE_DOSES,
@@ -65,7 +65,7 @@ def test_msc_mass_balance(model: Model, backend: str) -> None:
     assert 0.02 < lung < 0.06
 
 
-@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("backend", backend_params(sorted(BACKENDS)))
 def test_zero_dose_equals_no_dose(model: Model, backend: str) -> None:
     none = simulate(model, patient=REFERENCE, days=20, backend=backend)
     zero = simulate(model, patient=REFERENCE, days=20, backend=backend,

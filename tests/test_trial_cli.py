@@ -148,3 +148,67 @@ def test_schema_command_prints_the_stored_schema(cli) -> None:
     code, out, _ = cli("trial", "schema")
     stored = (Path(__file__).resolve().parents[1] / "docs" / "trial_spec.schema.json")
     assert code == 0 and out == stored.read_text()
+
+
+def test_shipped_designs_from_an_empty_folder(tmp_path: Path) -> None:
+    """``trial list``, ``trial show`` and ``trial run NAME`` need no repository checkout."""
+    from mscsim.trial import design_names, design_path
+
+    def mscsim(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mscsim", *args], capture_output=True,
+                              text=True, timeout=600, cwd=tmp_path)
+
+    listed = mscsim("trial", "list")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == design_names()
+    assert any(line.startswith("leng2020 ") and "Pilot" in line for line in lines)
+    shown = mscsim("trial", "show", "leng2020")
+    assert shown.stdout == design_path("leng2020").read_text(encoding="utf-8")
+    (tmp_path / "my.toml").write_text(shown.stdout.replace("seed = 2020\n", "seed = 7\n", 1))
+    ran = mscsim("trial", "run", "leng2020", "-o", "out", "--quiet")
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["trial"] == "leng2020"
+    edited = mscsim("trial", "run", "my.toml", "-o", "mine", "--quiet")
+    assert edited.returncode == 0, edited.stderr
+    assert json.loads((tmp_path / "mine" / "summary.json").read_text())["seed"] == 7
+
+
+def test_power_curve_with_progress_in_a_log_and_a_small_pool_warning(spec_file: Path,
+                                                                     tmp_path: Path) -> None:
+    """``trial power ... 2> log``: progress lines in the log, the warning, curve outputs."""
+    out = tmp_path / "curve"
+    log = tmp_path / "log"
+    with log.open("w") as stderr:
+        proc = subprocess.run([sys.executable, "-m", "mscsim", "trial", "power", str(spec_file),
+                               "--replicates", "40", "--sample-sizes", "4,8", "-o", str(out),
+                               "--engine", "serial", "--chunk-size", "4"], stderr=stderr,
+                              text=True, timeout=600)
+    text = log.read_text()
+    assert proc.returncode == 0, text
+    lines = text.splitlines()
+    for stage in ("screening", "MSC arm"):
+        staged = [line for line in lines if line.startswith(f"{stage}: ")]
+        assert staged[0].startswith(f"{stage}: 4/") and "(100%)" in staged[-1], text
+        assert len(staged) >= 5 and "elapsed, about" in staged[1], text
+    warning = [line for line in lines if line.startswith("mscsim: warning: ")]
+    assert len(warning) == 1 and "smaller than 10 N at N=8" in warning[0], text
+    assert any(line.split()[:1] == ["4"] for line in lines)  # the curve table
+    power = json.loads((out / "power.json").read_text())
+    assert [p["n"] for p in power["power_curve"]] == [4, 8]
+    assert {"power", "power_mc_se", "type_i_error", "effect_median", "effect_q025",
+            "effect_q975", "pool_valid"} <= set(power["power_curve"][0])
+    main(["report", str(out)])
+    page = (out / "report.html").read_text()
+    assert page.index("Pool too small for valid replicates") < page.index("<h2>Design</h2>")
+    assert "<h2>Power curve</h2>" in page and page.count("data:image/png;base64,") >= 2
+
+
+def test_bad_sample_sizes_are_one_line_errors(spec_file: Path, tmp_path: Path, cli) -> None:
+    for sizes, expect in (("4,x", "expected comma-separated whole numbers"),
+                          ("1,8", "at least 2, got 1")):
+        code, _, err = cli("trial", "power", str(spec_file), "--sample-sizes", sizes, "-o",
+                           str(tmp_path / "p"), "--quiet")
+        assert code == 2 and "field 'sample_sizes'" in err and expect in err, err
+        assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "p").exists()

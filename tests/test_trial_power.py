@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mscsim import InputError
 from mscsim.trial import Pool, build_pool, power_analysis, screen
 from mscsim.trial._power import draws, pilot_pattern, replicate_data, sample_size_search
 from mscsim.trial._stats.binary import risk_ratio_batch
@@ -162,3 +163,69 @@ def test_leng_pilot_pattern_reported(tiny) -> None:
     assert surv["without_msc_effect"] >= pilot["without_msc_effect"]
     assert {"replicates", "primary_endpoint", "power", "type_i_error", "effect_median",
             "effect_q025", "effect_q975"} <= set(res)
+
+
+def test_power_curve_from_one_pool() -> None:
+    pool = synthetic_pool(20_000, 0.4, 0.2, seed=9)
+    s = spec(sample_size=80, endpoints={"primary": "mortality_d28", "secondary": []},
+             analysis={"binary_test": "wald"})
+    res = power_analysis(s, 1000, pool=pool, sample_sizes=[160, 40, 80, 40]).to_dict()
+    curve = res["power_curve"]
+    assert [p["n"] for p in curve] == [40, 80, 160]  # sorted, once each
+    power = [p["power"] for p in curve]
+    assert power[0] < power[1] < power[2]
+    design = curve[1]  # the same replicate seeds as the design's own analysis
+    assert design["power"] == res["power"] and design["type_i_error"] == res["type_i_error"]
+    for p in curve:
+        assert abs(p["type_i_error"] - 0.05) < mc_band(0.05, 1000, 4)
+        assert p["power_mc_se"] == pytest.approx(np.sqrt(p["power"] * (1 - p["power"]) / 1000))
+        assert p["effect_q025"] < p["effect_median"] < min(1, p["effect_q975"])
+        assert p["pool_valid"]
+    widths = [p["effect_q975"] - p["effect_q025"] for p in curve]
+    assert widths[0] > widths[1] > widths[2]
+    # the textbook power at N = 160 (two-sided 5%, 0.4 vs 0.2): about 0.81
+    assert abs(power[2] - 0.81) < 0.06
+
+
+def test_a_pool_too_small_for_a_curve_point_is_flagged() -> None:
+    from mscsim.trial._power import pool_warning
+
+    s = spec(sample_size=20, endpoints={"primary": "mortality_d28", "secondary": []})
+    res = power_analysis(s, 50, pool=synthetic_pool(300, 0.4, 0.2, seed=10),
+                         sample_sizes=[20, 40]).to_dict()
+    assert res["pool_valid"] and [p["pool_valid"] for p in res["power_curve"]] == [True, False]
+    warning = pool_warning(res)
+    assert warning is not None and "N=40 (pool 7.5 N)" in warning and "N=20" not in warning
+    assert pool_warning({**res, "power_curve": res["power_curve"][:1]}) is None
+
+
+@pytest.mark.parametrize(("kwargs", "field", "message"), [
+    ({"target_power": 0.8, "method": "resimulate"}, "method", "need the pool method"),
+    ({"sample_sizes": [20], "method": "resimulate"}, "method", "need the pool method"),
+    ({"sample_sizes": [1, 20]}, "sample_sizes", "at least 2, got 1"),
+    ({"sample_sizes": [2.5]}, "sample_sizes", "whole numbers"),
+])
+def test_conflicting_options_fail_before_the_population_is_read(kwargs, field: str,
+                                                                 message: str) -> None:
+    # the spec's population folder does not exist: reading it would be another error
+    with pytest.raises(InputError, match=message) as err:
+        power_analysis(spec(), 10, **kwargs)
+    assert err.value.field == field
+
+
+@pytest.mark.parametrize(("changes", "sizes", "field"), [
+    ({"sample_size": 4000}, (), "sample_size"),
+    ({}, (8, 4000), "sample_sizes"),
+])
+def test_the_pool_is_checked_right_after_screening(tiny, monkeypatch, changes, sizes,
+                                                   field: str) -> None:
+    from mscsim.trial import _power
+
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("the MSC arm was simulated")
+    monkeypatch.setattr(_power, "simulate_arm", no_simulation)
+    s, cohort = tiny
+    with pytest.raises(InputError, match="larger than the eligible pool") as err:
+        power_analysis(s.model_copy(update=changes), 10, pool=None, sample_sizes=sizes,
+                       population=severe_population(), engine="serial")
+    assert err.value.field == field

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from mscsim import InputError
-from mscsim.trial import load_spec, spec_from_dict
+from mscsim.trial import design_names, design_path, load_spec, spec_from_dict
+from mscsim.trial._designs import DESIGNS_DIR
 from mscsim.trial._spec import spec_json_schema_text
 from tests._trial_helpers import BASE_SPEC, toml_text
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = sorted((ROOT / "trials").glob("*.toml"))
+EXAMPLES = sorted(DESIGNS_DIR.glob("*.toml"))
 
 
 def write(tmp_path: Path, data: dict) -> Path:
@@ -35,8 +36,29 @@ def test_examples_exist_and_load() -> None:
         assert spec.trial.notes, path
 
 
+def test_designs_ship_inside_the_package() -> None:
+    import mscsim
+
+    assert DESIGNS_DIR.parent == Path(mscsim.__file__).parent / "trial"
+    assert design_names() == [p.stem for p in EXAMPLES]
+
+
+def test_a_design_is_named_or_given_as_a_path(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert design_path("leng2020") == DESIGNS_DIR / "leng2020.toml"
+    assert load_spec("leng2020") == load_spec(DESIGNS_DIR / "leng2020.toml")
+    own = tmp_path / "leng2020"  # an existing file wins over the shipped name
+    own.write_text(toml_text(BASE_SPEC))
+    assert load_spec("leng2020").trial.name == "tiny"
+    for missing in ("leng2021", "sub/leng2020", "leng2020.toml"):
+        with pytest.raises(InputError, match="trial spec not found.*shipped designs: "
+                                             "bowdish2023, lanzoni2021, leng2020"):
+            load_spec(missing)
+
+
 def test_leng_design_is_the_published_one() -> None:
-    spec = load_spec(ROOT / "trials" / "leng2020.toml")
+    spec = load_spec("leng2020")
     assert spec.sample_size == 10 and spec.follow_up_days == 14
     assert spec.allocation.ratio == {"msc": 7, "placebo": 3}
     assert spec.treated.offsets() == [0.0] and spec.treated.dose_cells_per_kg == 1e6

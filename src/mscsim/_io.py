@@ -12,6 +12,17 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+CACHE_ENV = "MSCSIM_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """mscsim's cache folder (the compiled model code, stored populations):
+    ``$MSCSIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/mscsim``, else ``~/.cache/mscsim``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mscsim"
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:

@@ -42,7 +42,7 @@ from mscsim.bridge._risk import RiskTask, risk_tasks, run_risks
 from mscsim.bridge._sensitivity import benefit_model, default_factors, sobol_indices
 from mscsim.engine import EngineLike
 from mscsim.model import load_model
-from mscsim.population import GenerationOptions, Population, generate_population
+from mscsim.population import GenerationOptions, Population, stored_population
 from mscsim.trial._enrol import doses_for, rng, screened_cohort, stage_progress
 
 COHORT_STREAM, SOBOL_STREAM, PREDICT_STREAM = 20, 21, 22
@@ -188,6 +188,17 @@ def _cohorts(replicas: list[Replica], population: Population, options: BridgeOpt
     return out, refused
 
 
+def check_reference(reference: str | None, study_ids: list[str], why: str) -> None:
+    """Refuse a sensitivity reference study that is not among ``study_ids``.
+
+    Raises:
+        InputError: naming the study, ``why`` it is unusable and the usable ones.
+    """
+    if reference is not None and reference not in study_ids:
+        raise InputError(f"reference study {reference!r} {why}", field="reference",
+                         hint="choose one of: " + ", ".join(sorted(study_ids)))
+
+
 def _named(progress: Callable[[str, int, int], None] | None,
            stage: str) -> Callable[[str, int, int], None] | None:
     if progress is None:
@@ -259,16 +270,21 @@ def calibrate(options: BridgeOptions | None = None, *, studies: pd.DataFrame | N
                               population_seed=options.pop_seed, studies=studies,
                               outcomes=outcomes)
     split_by_cutoff(replicas, cutoff)  # fail early, before any simulation
-    if population is None:
-        population = generate_population(
-            options.n_infections, options.pop_seed, options=GenerationOptions(), engine=engine,
-            workers=workers, chunk_size=max(options.chunk_size, 100),
-            progress=stage_progress(progress, "population"))
-    clock["population"] = time.perf_counter()
     usable = [r for r in replicas if r.replicable]
+    if options.sobol_n:
+        check_reference(options.reference, [r.study_id for r in usable],
+                        "is not a replicable study of the evidence dataset")
+    if population is None:
+        population = stored_population(
+            options.n_infections, options.pop_seed, options=GenerationOptions(), engine=engine,
+            workers=workers, progress=stage_progress(progress, "population"))
+    clock["population"] = time.perf_counter()
     cohorts, refused = _cohorts(usable, population, options, engine=engine, workers=workers,
                                 progress=progress)
     clock["screening"] = time.perf_counter()
+    if options.sobol_n:  # before the grid is simulated: the screening may have refused it
+        check_reference(options.reference, [c.replica.study_id for c in cohorts],
+                        "has too few eligible virtual patients to be replicated")
     kept = {c.replica.study_id for c in cohorts}
     before, after = split_by_cutoff([r for r in usable if r.study_id in kept], cutoff)
     grid = options.grid()
@@ -304,10 +320,6 @@ def calibrate(options: BridgeOptions | None = None, *, studies: pd.DataFrame | N
         ref_id = options.reference or max(cohorts, key=lambda c: (
             c.replica.spec.sample_size if c.replica.spec else 0, c.replica.study_id)
             ).replica.study_id
-        if ref_id not in cohort_by_id:
-            raise InputError(f"reference study {ref_id!r} has no simulated replica",
-                             field="reference", hint="choose one of: "
-                             + ", ".join(sorted(cohort_by_id)))
         ref = cohort_by_id[ref_id]
         spec = ref.replica.spec
         assert spec is not None

@@ -12,7 +12,17 @@ import sys
 import typer
 
 from mscsim._errors import MscsimError
-from mscsim.cli import _bridge, _evidence, _model, _population, _results, _simulate, _trial, _validate
+from mscsim.cli import (
+    _bridge,
+    _cache,
+    _evidence,
+    _model,
+    _population,
+    _results,
+    _simulate,
+    _trial,
+    _validate,
+)
 
 app = typer.Typer(
     name="mscsim",
@@ -31,6 +41,7 @@ app.add_typer(_results.app, name="results")
 app.command("report")(_trial.report)
 app.add_typer(_bridge.app, name="bridge")
 app.command("validate")(_validate.validate)
+app.add_typer(_cache.app, name="cache")
 
 EXIT_INPUT_ERROR = 2
 

@@ -8,26 +8,12 @@ from pathlib import Path
 
 import typer
 
+from mscsim.cli._parse import comma_separated
 from mscsim.cli._progress import progress_bars
 from mscsim.engine import DEFAULT_ENGINE, get_engine
 
 app = typer.Typer(help="Model versus published trials: calibrate on earlier studies, predict "
                        "later ones.", no_args_is_help=True)
-
-
-def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
-    from mscsim._errors import InputError
-
-    if text is None:
-        return None
-    try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise InputError(f"expected comma-separated numbers, got {text!r}", field=field) \
-            from None
-    if not values:
-        raise InputError("expected at least one number", field=field)
-    return values
 
 
 @app.command("calibrate")
@@ -72,10 +58,10 @@ def calibrate(
 
     check_output_folder(output, overwrite=overwrite)
     extra: dict[str, object] = {}
-    scales = _floats(emax_scales, "emax_scales")
+    scales = comma_separated(emax_scales, "emax_scales", float)
     if scales is not None:
         extra["emax_scales"] = scales
-    ec50 = _floats(ec50_values, "ec50")
+    ec50 = comma_separated(ec50_values, "ec50", float)
     if ec50 is not None:
         extra["ec50_values"] = ec50
     options = BridgeOptions(cutoff=cutoff, seed=seed, n_infections=n_infections,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 
 from mscsim._errors import InputError
-from mscsim.cli._trial import CHUNK_HELP, ENGINE_HELP, SCHEDULER_HELP
+from mscsim.cli._progress import progress_bars
+from mscsim.cli._trial import CHUNK_HELP, ENGINE_HELP, SCHEDULER_HELP, warn_if_pool_invalid
 from mscsim.engine import DEFAULT_ENGINE
 from mscsim.model import load_model, load_model_file
 from mscsim.simulate import Regimen, output_times
@@ -85,27 +87,31 @@ def flagship(
                                 help="folder for the results"),
     dose: float = typer.Option(1e6, "--dose", help="MSC dose in cells/kg"),
     days: float = typer.Option(60.0, "--days", help="horizon, days after infection"),
-    trial: Path = typer.Option(Path("trials/leng2020.toml"), "--trial",
-                               help="the flagship virtual trial's spec"),
+    trial: str = typer.Option("leng2020", "--trial", help="the flagship virtual trial: a "
+                              "spec file or a shipped design's name"),
     replicates: int = typer.Option(2000, "--replicates", help="replicates of the trial"),
     skip_trial: bool = typer.Option(False, "--skip-trial", help="only the reference patient"),
     engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help=ENGINE_HELP),
     workers: int | None = typer.Option(None, "--workers", help="worker processes"),
     chunk_size: int | None = typer.Option(None, "--chunk-size", help=CHUNK_HELP),
     scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress output"),
 ) -> None:
     """The main job: the reference severe patient with and without MSC, and the flagship
     virtual trial (Leng 2020: run, power, report)."""
     from mscsim.engine import get_engine
     from mscsim.report import flagship_report, flagship_trial
+    from mscsim.trial import load_spec
 
-    if not skip_trial and not trial.is_file():
-        raise InputError("trial spec not found", file=trial,
-                         hint="run from the repository root, pass --trial, or --skip-trial")
+    spec = None if skip_trial else load_spec(trial)  # a bad spec fails before any work
     paths = flagship_report(output, dose_cells_per_kg=dose, days=days)
-    if not skip_trial:
-        with get_engine(engine, workers, scheduler, chunk_size=chunk_size) as pool:
-            paths += flagship_trial(trial, output / trial.stem, replicates=replicates,
-                                    engine=pool)
+    if spec is not None:
+        with get_engine(engine, workers, scheduler, chunk_size=chunk_size) as pool, \
+                progress_bars(quiet) as bars:
+            paths += flagship_trial(spec, output / spec.trial.name, replicates=replicates,
+                                    engine=pool, progress=bars)
     for path in paths:
         typer.echo(f"wrote {path}", err=True)
+    if spec is not None:
+        power = json.loads((output / spec.trial.name / "power.json").read_text("utf-8"))
+        warn_if_pool_invalid(power)

@@ -1,5 +1,6 @@
 """Virtual patients: covariates, parameter variability, clinical course, calibration."""
 
+from mscsim.population._cache import population_store, stored_population
 from mscsim.population._course import clinical_course
 from mscsim.population._generate import (
     PARAMETER_COLUMNS,
@@ -23,6 +24,6 @@ from mscsim.population._validation import write_validation
 
 __all__ = ["CALIBRATION_PROFILES", "FolderRun", "PARAMETER_COLUMNS", "PLAUSIBLE", "Calibration",
            "GenerationOptions", "Population", "clinical_course", "generate_population",
-           "generate_population_folder", "population_report", "query_results",
-           "read_population", "summarise", "validate_population", "write_population",
-           "write_validation"]
+           "generate_population_folder", "population_report", "population_store",
+           "query_results", "read_population", "stored_population", "summarise",
+           "validate_population", "write_population", "write_validation"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,6 +15,9 @@ from mscsim.engine import EngineLike
 from mscsim.model import load_model
 from mscsim.report._course import plot_course
 from mscsim.simulate import Regimen, SimulationResult, output_times, simulate
+
+if TYPE_CHECKING:
+    from mscsim.trial import TrialSpec
 
 REFERENCE_PATIENT = "reference-severe"
 
@@ -85,22 +90,40 @@ def flagship_report(folder: str | Path, *, dose_cells_per_kg: float = 1e6,
     return paths
 
 
-def flagship_trial(spec_path: str | Path, folder: str | Path, *, replicates: int = 2000,
-                   engine: EngineLike = "process", workers: int | None = None) -> list[Path]:
+def flagship_trial(spec: TrialSpec | str | Path, folder: str | Path, *,
+                   replicates: int = 2000, engine: EngineLike = "process",
+                   workers: int | None = None,
+                   progress: Callable[[str, int, int], None] | None = None) -> list[Path]:
     """Run the flagship virtual trial once, replicate it ``replicates`` times (power, type I
     error, effect distribution; for a pilot design also how often its published pattern
-    arises with and without an MSC effect) and write its HTML report.
+    arises with and without an MSC effect) and write its HTML report. ``spec``: a spec, a
+    spec file or a shipped design's name. ``progress`` is called with ``(stage, done,
+    total)``, stages named ``run: ...`` and ``power: ...``.
 
     Returns:
         The paths written.
     """
-    from mscsim.trial import load_spec, power_analysis, run_trial, trial_report, write_trial
+    from mscsim.trial import (
+        TrialSpec,
+        load_spec,
+        power_analysis,
+        run_trial,
+        trial_report,
+        write_trial,
+    )
     from mscsim.trial._power import write_power
 
-    spec = load_spec(spec_path)
+    if not isinstance(spec, TrialSpec):
+        spec = load_spec(spec)
     folder = Path(folder)
-    result = run_trial(spec, engine=engine, workers=workers)
+    def named(prefix: str) -> Callable[[str, int, int], None] | None:
+        if progress is None:
+            return None
+        return lambda stage, done, total: progress(f"{prefix}: {stage}", done, total)
+
+    result = run_trial(spec, engine=engine, workers=workers, progress=named("run"))
     write_trial(result, folder, overwrite=True)
-    power = power_analysis(spec, replicates, engine=engine, workers=workers)
+    power = power_analysis(spec, replicates, engine=engine, workers=workers,
+                           progress=named("power"))
     write_power(power, folder)
     return [folder, trial_report(folder)]

@@ -31,14 +31,16 @@ def register_backend(name: str) -> Callable[[type[Backend]], type[Backend]]:
 
 
 def get_backend(name: str) -> type[Backend]:
-    """The back-end class registered as ``name``.
+    """The back-end class registered as ``name``, checked to be able to run here.
 
     Raises:
-        InputError: unknown back end (the message lists the registered ones).
+        InputError: unknown back end (the message lists the registered ones); a back end
+            whose optional dependency is not installed (the message says what to install).
     """
     if name not in BACKENDS:
         raise InputError(f"unknown back end '{name}' (available: {', '.join(sorted(BACKENDS))})",
                          field="backend")
+    BACKENDS[name].check_available()
     return BACKENDS[name]
 
 
@@ -46,6 +48,13 @@ class Backend(ABC):
     """Integrates one model. Create once per model and reuse for many patients."""
 
     name: str = ""
+
+    @classmethod
+    def check_available(cls) -> None:
+        """Raise :class:`InputError` naming what to install when this back end cannot run
+        in this environment (an optional dependency is missing); cheap, imports nothing.
+        Every back end with no optional dependency can run."""
+        return None
 
     def __init__(self, model: Model, outputs: Sequence[str], options: SolverOptions) -> None:
         self.model = model

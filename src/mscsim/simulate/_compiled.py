@@ -17,6 +17,10 @@ ctypes once per integration segment with the address of the compiled right-hand 
 Python runs between steps. That LSODA builds its stiff-mode Jacobian by finite differences
 of the compiled right-hand side; the analytic Jacobian (:attr:`CompiledModel.jacobian`) is
 generated and tested but measured slower when driven from Python (``docs/performance.md``).
+
+numbalsoda ships no wheel, so it is the optional extra ``mscsim[fast]``; without it,
+:func:`mscsim.simulate.get_backend` refuses ``compiled`` with a one-line :class:`InputError`
+naming the extra and the system packages its build needs, before anything is simulated.
 """
 
 from __future__ import annotations
@@ -38,20 +42,11 @@ from typing import Any
 import numpy as np
 
 from mscsim._errors import InputError, ModelError, SimulationError
+from mscsim._io import CACHE_ENV, cache_dir
 from mscsim.model import Model
 from mscsim.model._sbml_math import SymbolicSBML, symbolic_sbml
 from mscsim.simulate._backends import Backend, register_backend
 from mscsim.simulate._options import SolverOptions
-
-CACHE_ENV = "MSCSIM_CACHE_DIR"
-
-
-def cache_dir() -> Path:
-    """Where generated sources and numba's machine code are cached."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mscsim"
 
 
 # ---------------------------------------------------------------- code generation
@@ -358,6 +353,30 @@ def _import(name: str, path: Path) -> ModuleType:
 
 
 # ---------------------------------------------------------------- the integrator
+#: numbalsoda ships no wheel, so it is the optional extra ``mscsim[fast]`` (docs/performance.md)
+FAST_EXTRA_HINT = ("pip install 'mscsim[fast]'; numbalsoda builds from source and needs a "
+                   "Fortran compiler and CMake: apt-get install gfortran cmake on Debian/Ubuntu")
+
+
+def _lsoda_library() -> Path:
+    """numbalsoda's shared library, found without importing the package.
+
+    Raises:
+        InputError: numbalsoda is not installed, or installed without its library.
+    """
+    spec = importlib.util.find_spec("numbalsoda")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("the compiled back end needs numbalsoda, which is not installed",
+                         field="backend", hint=FAST_EXTRA_HINT)
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    library = folder / {"win32": "liblsoda.dll", "darwin": "liblsoda.dylib"}.get(
+        sys.platform, "liblsoda.so")
+    if not library.is_file():
+        raise InputError(f"numbalsoda is installed without its library {library}",
+                         field="backend", hint=FAST_EXTRA_HINT)
+    return library
+
+
 @functools.cache
 def _lsoda() -> Any:
     """numbalsoda's C entry point: LSODA with a C-callable right-hand side.
@@ -365,13 +384,7 @@ def _lsoda() -> Any:
     The shared library is loaded directly: importing the ``numbalsoda`` package compiles its
     numba drivers, which costs seconds in every worker process and is not needed here.
     """
-    spec = importlib.util.find_spec("numbalsoda")
-    if spec is None or not spec.submodule_search_locations:
-        raise SimulationError("the compiled back end needs numbalsoda (pip install numbalsoda)")
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    library = {"win32": "liblsoda.dll", "darwin": "liblsoda.dylib"}.get(sys.platform,
-                                                                        "liblsoda.so")
-    function = ctypes.CDLL(str(folder / library)).lsoda_wrapper
+    function = ctypes.CDLL(str(_lsoda_library())).lsoda_wrapper
     function.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
                          ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_double,
                          ctypes.c_double, ctypes.c_int, ctypes.c_void_p]
@@ -382,6 +395,10 @@ def _lsoda() -> Any:
 @register_backend("compiled")
 class CompiledBackend(Backend):
     """LSODA on numba-compiled code generated from the model's SBML."""
+
+    @classmethod
+    def check_available(cls) -> None:
+        _lsoda_library()
 
     def __init__(self, model: Model, outputs: Sequence[str], options: SolverOptions) -> None:
         super().__init__(model, outputs, options)

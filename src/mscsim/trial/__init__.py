@@ -8,10 +8,11 @@ of their scalar counterparts. Degenerate data give a defined result and a
 See ``docs/trial_statistics.md`` for definitions, defaults versus R, and tolerances.
 
 The trial runner (issue #4; ``docs/trials.md``) builds on them: TOML specs validated by
-pydantic (:func:`load_spec`), screening and randomisation of a virtual population,
-potential outcomes under each arm (:func:`run_trial`, :func:`build_pool`), an endpoint
-analyser registry (:data:`ANALYSERS`), replicated trials (:func:`power_analysis`) and an
-HTML report (:func:`trial_report`).
+pydantic (:func:`load_spec`; the example designs ship with the package,
+:func:`design_names`), screening and randomisation of a virtual population, potential
+outcomes under each arm (:func:`run_trial`, :func:`build_pool`), an endpoint analyser
+registry (:data:`ANALYSERS`), replicated trials (:func:`power_analysis`) and an HTML report
+(:func:`trial_report`).
 """
 
 from mscsim.trial._stats.binary import (
@@ -71,6 +72,7 @@ from mscsim.trial._analysis import (  # noqa: E402
     analyse_batch,
     register_analyser,
 )
+from mscsim.trial._designs import design_names, design_path  # noqa: E402
 from mscsim.trial._endpoints import ENDPOINTS, Endpoint, get_endpoint  # noqa: E402
 from mscsim.trial._enrol import Cohort, allocate, screen  # noqa: E402
 from mscsim.trial._power import (  # noqa: E402
@@ -94,7 +96,8 @@ from mscsim.trial._spec import (  # noqa: E402
 __all__ += [
     "ANALYSERS", "ENDPOINTS", "NULL_POTENCY", "Analyser", "AnalysisOptions", "BatchEstimates",
     "Cohort", "Endpoint", "Pool", "PowerResult", "TrialResult", "TrialSpec", "allocate",
-    "analyse", "analyse_batch", "analyse_endpoints", "build_pool", "endpoint_names",
+    "analyse", "analyse_batch", "analyse_endpoints", "build_pool", "design_names",
+    "design_path", "endpoint_names",
     "get_endpoint", "load_spec", "power_analysis", "register_analyser", "run_trial",
     "sample_size_search", "screen", "spec_from_dict", "spec_json_schema", "trial_report",
     "write_trial",

@@ -24,9 +24,8 @@ from mscsim.population import (
     Calibration,
     GenerationOptions,
     Population,
-    generate_population,
-    generate_population_folder,
     read_population,
+    stored_population,
 )
 from mscsim.trial._simulate import POINTS_PER_DAY, ArmOutcomes, ArmStore, on_grid, simulate_arm
 from mscsim.trial._spec import TrialSpec
@@ -45,34 +44,21 @@ def rng(seed: int, *key: int) -> np.random.Generator:
 
 def load_cohort_population(spec: TrialSpec, *, engine: EngineLike = "process",
                            workers: int | None = None,
-                           progress: Callable[[int, int], None] | None = None,
-                           folder: Path | None = None) -> Population:
-    """The screened population named by ``spec.population``.
-
-    Arguments:
-        folder: generate a spec's population into this population folder (streamed, and
-            resumed when the folder holds an unfinished run of the same population) and
-            read it back, instead of generating it in memory.
-    """
+                           progress: Callable[[int, int], None] | None = None) -> Population:
+    """The screened population named by ``spec.population``: a population folder, or the
+    population the spec generates, kept in the population store so that other designs and
+    re-runs reuse it (:mod:`mscsim.population._cache`)."""
     pop = spec.population
     if pop.source == "folder":
         assert pop.path is not None
         return read_population(pop.path)
     assert pop.n_infections is not None
-    if folder is not None:
-        generate_population_folder(
-            folder, pop.n_infections, pop.seed,
-            options=GenerationOptions(days=pop.days, backend=pop.backend,
-                                      standard_of_care=spec.trial.standard_of_care),
-            calibration=Calibration.load(pop.calibration), engine=engine, workers=workers,
-            progress=progress)
-        return read_population(folder)
-    return generate_population(pop.n_infections, pop.seed,
-                               options=GenerationOptions(
-                                   days=pop.days, backend=pop.backend,
-                                   standard_of_care=spec.trial.standard_of_care),
-                               calibration=Calibration.load(pop.calibration), engine=engine,
-                               workers=workers, progress=progress)
+    return stored_population(pop.n_infections, pop.seed,
+                             options=GenerationOptions(
+                                 days=pop.days, backend=pop.backend,
+                                 standard_of_care=spec.trial.standard_of_care),
+                             calibration=Calibration.load(pop.calibration), engine=engine,
+                             workers=workers, progress=progress)
 
 
 def enrolment_delays(seed: int, patients: np.ndarray, window: tuple[float, float]) -> np.ndarray:
@@ -200,21 +186,19 @@ def screened_cohort(spec: TrialSpec, *, population: Population | None = None,
                     cohort: Cohort | None = None, engine: EngineLike = "process",
                     workers: int | None = None,
                     progress: Callable[[str, int, int], None] | None = None,
-                    store: Path | None = None,
-                    population_folder: Path | None = None) -> Cohort:
-    """The screened cohort of ``spec``: ``cohort`` if given, else ``population`` (loaded or
-    generated from the spec when absent) screened; progress is reported per stage.
+                    store: Path | None = None) -> Cohort:
+    """The screened cohort of ``spec``: ``cohort`` if given, else ``population`` (loaded, or
+    generated from the spec through the population store, when absent) screened; progress
+    is reported per stage.
 
     Arguments:
         store: stream the screening simulation to this pool store folder (resumable).
-        population_folder: where a population the spec generates is streamed (resumable).
     """
     if cohort is not None:
         return cohort
     if population is None:
         population = load_cohort_population(spec, engine=engine, workers=workers,
-                                            progress=stage_progress(progress, "population"),
-                                            folder=population_folder)
+                                            progress=stage_progress(progress, "population"))
     return screen(spec, population, engine=engine, workers=workers,
                   progress=stage_progress(progress, "screening"), store=store)
 
@@ -252,15 +236,25 @@ def allocate(n: int, spec: TrialSpec, generator: np.random.Generator) -> np.ndar
     return arms[:n]
 
 
+def check_pool_size(pool_size: int, n: int, field: str = "sample_size") -> None:
+    """Refuse a trial of ``n`` patients from an eligible pool of ``pool_size`` (checked right
+    after screening, before any arm is simulated).
+
+    Raises:
+        InputError: ``n`` is larger than the pool.
+    """
+    if n > pool_size:
+        raise InputError(f"sample size {n} is larger than the eligible pool of {pool_size} "
+                         "patients", field=field,
+                         hint="screen more infections (population.n_infections) or relax "
+                              "the eligibility criteria")
+
+
 def draw_trial(pool_size: int, spec: TrialSpec, generator: np.random.Generator,
                n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Sample ``n`` (default: the spec's sample size) pool indices without replacement, in
     enrolment order, and allocate them."""
     n = spec.sample_size if n is None else n
-    if n > pool_size:
-        raise InputError(f"sample size {n} is larger than the eligible pool of {pool_size} "
-                         "patients", field="sample_size",
-                         hint="screen more infections (population.n_infections) or relax "
-                              "the eligibility criteria")
+    check_pool_size(pool_size, n)
     idx = generator.choice(pool_size, size=n, replace=False)
     return idx, allocate(n, spec, generator)

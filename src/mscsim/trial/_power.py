@@ -26,15 +26,20 @@ population's identity, replicates, method, chunk size, model hash and package ve
 same call on a folder holding an interrupted run reads the finished chunks back instead of
 simulating them again and gives identical results (each patient is simulated on its own, so
 chunk boundaries do not change anything); a folder begun with other settings is refused. A
-population the spec generates is streamed to ``folder/population`` and resumed the same way.
+population the spec generates is kept in the population store
+(:mod:`mscsim.population._cache`) and resumed from there.
+
+**Power curve.** ``sample_sizes`` gives power, type I error and the effect distribution at
+each of several total sample sizes, from the same pool and the same replicate seeds (common
+random numbers, so the curve is smooth in ``n``); each point says whether the pool is valid
+for it.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +52,6 @@ from mscsim.engine import EngineLike, get_engine
 from mscsim.model import load_model
 from mscsim.population import Population
 from mscsim.population._store import (
-    MANIFEST_FILE,
     _store_manifest,
     chunk_files,
     load_manifest,
@@ -59,6 +63,7 @@ from mscsim.trial._enrol import (
     REPLICATE_STREAM,
     SCREENING_STAGE,
     Cohort,
+    check_pool_size,
     doses_for,
     draw_trial,
     rng,
@@ -71,8 +76,8 @@ from mscsim.trial._spec import TrialSpec
 
 POOL_RATIO_VALID = 10.0
 PILOT_PATTERN = "all_treated_recover_and_a_control_dies"
-#: sub-folders of a power analysis's output folder: the pool store and a generated population
-POOL_DIR, POPULATION_DIR = "pool", "population"
+#: sub-folder of a power analysis's output folder holding the pool store
+POOL_DIR = "pool"
 TREATED_STAGE = "treated"
 RESIMULATED_STAGES = ("resimulated-effect", "resimulated-null")
 POOL_KIND = "mscsim.trial.pool"
@@ -133,8 +138,6 @@ def open_pool_store(folder: str | Path, manifest: dict[str, Any], *,
     if folder.exists() and not folder.is_dir():
         raise InputError("output path exists and is not a folder", file=folder)
     store = folder / POOL_DIR
-    if overwrite and (folder / POPULATION_DIR / MANIFEST_FILE).is_file():
-        shutil.rmtree(folder / POPULATION_DIR)
     open_store(store, manifest, identity=POOL_IDENTITY, what="power analysis pool",
                chunk_dirs=manifest["stages"], overwrite=overwrite)
     return store, sum(len(chunk_files(store, stage)) for stage in manifest["stages"])
@@ -157,17 +160,23 @@ def build_pool(spec: TrialSpec, *, population: Population | None = None,
                cohort: Cohort | None = None, engine: EngineLike = "process",
                workers: int | None = None,
                progress: Callable[[str, int, int], None] | None = None,
-               store: Path | None = None, population_folder: Path | None = None) -> Pool:
+               store: Path | None = None, sample_sizes: Sequence[int] = ()) -> Pool:
     """Screen the cohort and simulate every eligible patient under the MSC arm.
 
     Arguments:
         store: an opened pool store folder (:func:`open_pool_store`): the screening and MSC
             arm simulations are streamed to it chunk by chunk and resumed from it.
-        population_folder: where a population the spec generates is streamed (resumable).
+        sample_sizes: other trial sizes the pool will serve (a power curve).
+
+    Raises:
+        InputError: right after screening, before the MSC arm is simulated: the spec's
+            sample size or one of ``sample_sizes`` is larger than the eligible pool.
     """
     cohort = screened_cohort(spec, population=population, cohort=cohort, engine=engine,
-                             workers=workers, progress=progress, store=store,
-                             population_folder=population_folder)
+                             workers=workers, progress=progress, store=store)
+    check_pool_size(cohort.size, spec.sample_size)
+    if sample_sizes:
+        check_pool_size(cohort.size, max(sample_sizes), field="sample_sizes")
     el = cohort.eligible
     treated = simulate_arm(cohort.parameters(), el.death_threshold.to_numpy(float),
                            el.enrol_day.to_numpy(float), doses_for(spec, el, spec.treated.name),
@@ -237,6 +246,7 @@ class PowerResult:
     pilot_without_effect: np.ndarray
     survival_pattern: tuple[float, float] = (float("nan"), float("nan"))
     search: dict[str, Any] = field(default_factory=dict)
+    curve: list[dict[str, Any]] = field(default_factory=list)
     flow: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -268,7 +278,7 @@ class PowerResult:
             "finite_estimates": eff["finite_estimates"],
             "pool_size": self.pool_size,
             "pool_ratio": self.pool_size / n,
-            "pool_valid": self.pool_size >= POOL_RATIO_VALID * n,
+            "pool_valid": pool_valid(self.pool_size, n),
             "pilot_pattern": {
                 "definition": "every MSC patient recovered (WHO >= 2 points better or "
                               "discharged, and alive at the end of follow-up) and at least "
@@ -282,6 +292,7 @@ class PowerResult:
                     "without_msc_effect": self.survival_pattern[1]},
             },
             "sample_size_search": self.search,
+            "power_curve": self.curve,
             "flow": self.flow,
             "timings_s": self.timings,
         })
@@ -315,8 +326,9 @@ def _resimulate(spec: TrialSpec, cohort: Cohort, idx: np.ndarray, arm: np.ndarra
 
 
 def power_analysis(spec: TrialSpec, replicates: int, *, target_power: float | None = None,
-                   pool: Pool | None = None, population: Population | None = None,
-                   method: str = "pool", engine: EngineLike = "process", workers: int | None = None,
+                   sample_sizes: Sequence[int] | None = None, pool: Pool | None = None,
+                   population: Population | None = None, method: str = "pool",
+                   engine: EngineLike = "process", workers: int | None = None,
                    max_n: int | None = None,
                    progress: Callable[[str, int, int], None] | None = None,
                    folder: str | Path | None = None, overwrite: bool = False,
@@ -326,18 +338,22 @@ def power_analysis(spec: TrialSpec, replicates: int, *, target_power: float | No
     Arguments:
         replicates: independent trials.
         target_power: also search the smallest total sample size reaching it (pool method).
+        sample_sizes: also the power curve at these total sample sizes (pool method; see
+            the module docstring).
         method: ``"pool"`` (potential outcomes, default) or ``"resimulate"`` (every
             replicate's patients simulated afresh in their assigned arm; slow, for checks).
         max_n: upper limit of the sample-size search (default: the pool size).
-        folder: stream the simulated arms to ``folder/pool`` (and a generated population to
-            ``folder/population``) chunk by chunk, and resume an interrupted run of the same
-            analysis from there (see the module docstring); results are identical.
+        folder: stream the simulated arms to ``folder/pool`` chunk by chunk, and resume an
+            interrupted run of the same analysis from there (see the module docstring);
+            results are identical.
         overwrite: discard what ``folder`` holds from an analysis with other settings.
         on_start: called with ``(store folder, chunks already finished)`` before simulating.
 
     Raises:
-        InputError: bad replicates/target, unknown method, no eligible patients, sample size
-            above the eligible pool; ``folder`` holds a pool begun by a different command.
+        InputError: before anything is simulated: bad replicates, target or sample sizes, an
+            unknown method, a search or curve without the pool method, ``folder`` holding a
+            pool begun by a different command; right after screening: no eligible patients,
+            a sample size above the eligible pool.
     """
     import time
 
@@ -349,25 +365,29 @@ def power_analysis(spec: TrialSpec, replicates: int, *, target_power: float | No
                          field="target_power")
     if method not in ("pool", "resimulate"):
         raise InputError(f"unknown method '{method}' (pool or resimulate)", field="method")
+    sizes = check_sample_sizes(sample_sizes)
+    if method != "pool" and (target_power is not None or sizes):
+        raise InputError("the sample-size search and the power curve need the pool method",
+                         field="method", hint="drop --method resimulate, or --target-power "
+                                              "and --sample-sizes")
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    store = generated = None
+    store = None
     if folder is not None and pool is None:
         size = get_engine(engine, workers).chunk_size or ARM_CHUNK_SIZE
         store, finished = open_pool_store(
             folder, pool_manifest(spec, replicates, method, size, population),
             overwrite=overwrite)
-        generated = Path(folder) / POPULATION_DIR
         if on_start:
             on_start(store, finished)
     if pool is None:
         if method == "pool":
             pool = build_pool(spec, population=population, engine=engine, workers=workers,
-                              progress=progress, store=store, population_folder=generated)
+                              progress=progress, store=store, sample_sizes=sizes)
         else:
             cohort = screened_cohort(spec, population=population, engine=engine,
-                                     workers=workers, progress=progress, store=store,
-                                     population_folder=generated)
+                                     workers=workers, progress=progress, store=store)
+            check_pool_size(cohort.size, spec.sample_size)
             pool = Pool(cohort=cohort, control=cohort.control.values,
                         treated=cohort.control.values)
     timings["simulation"] = time.perf_counter() - start
@@ -411,12 +431,69 @@ def power_analysis(spec: TrialSpec, replicates: int, *, target_power: float | No
                          flow=dict(pool.cohort.flow) if pool.cohort else {},
                          timings=timings)
     if target_power is not None:
-        if method != "pool":
-            raise InputError("the sample-size search needs the pool method", field="method")
         start = time.perf_counter()
         result.search = sample_size_search(spec, pool, replicates, target_power, max_n=max_n)
         timings["search"] = time.perf_counter() - start
+    if sizes:
+        start = time.perf_counter()
+        result.curve = [curve_point(spec, pool, replicates, n) for n in sizes]
+        timings["curve"] = time.perf_counter() - start
     return result
+
+
+def check_sample_sizes(sizes: Sequence[int] | None) -> list[int]:
+    """The power curve's sample sizes, sorted and without repeats.
+
+    Raises:
+        InputError: a size that is not a whole number above 1.
+    """
+    if sizes is None:
+        return []
+    for n in sizes:
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
+            raise InputError(f"sample sizes must be whole numbers of at least 2, got {n!r}",
+                             field="sample_sizes")
+    return sorted({int(n) for n in sizes})
+
+
+def pool_valid(pool_size: int, n: int) -> bool:
+    """Whether replicates of ``n`` patients from a pool of ``pool_size`` behave as
+    independent trials (see the module docstring)."""
+    return pool_size >= POOL_RATIO_VALID * n
+
+
+def curve_point(spec: TrialSpec, pool: Pool, replicates: int, n: int) -> dict[str, Any]:
+    """Power (with Monte Carlo SE), type I error and effect quantiles of the primary endpoint
+    at total sample size ``n``, with the spec's replicate seeds (pool method)."""
+    idx, arm = draws(spec, pool.size, replicates, n)
+    endpoint = get_endpoint(spec.endpoints.primary)
+    opt, alpha = options_of(spec), spec.analysis.alpha
+    eff = _summary(analyse_batch(endpoint.kind, replicate_data(
+        spec, pool.control, pool.treated, endpoint.name, idx, arm), arm, opt), alpha)
+    nul = _summary(analyse_batch(endpoint.kind, replicate_data(
+        spec, pool.control, pool.control, endpoint.name, idx, arm), arm, opt), alpha)
+    return _clean({"n": n, "power": eff["rate"], "power_mc_se": eff["mc_se"],
+                   "type_i_error": nul["rate"], "type_i_error_mc_se": nul["mc_se"],
+                   "effect_median": eff["effect_median"], "effect_q025": eff["effect_q025"],
+                   "effect_q975": eff["effect_q975"],
+                   "finite_estimates": eff["finite_estimates"],
+                   "pool_ratio": pool.size / n, "pool_valid": pool_valid(pool.size, n)})
+
+
+def pool_warning(power: dict[str, Any]) -> str | None:
+    """A sentence naming every sample size of a ``power.json`` dictionary (the design's and
+    the curve's) for which the pool is too small for valid replicates; None if there is
+    none."""
+    pool = power["pool_size"]
+    sizes = [] if power["pool_valid"] else [power["sample_size"]]
+    sizes += [p["n"] for p in power.get("power_curve", [])
+              if not p["pool_valid"] and p["n"] not in sizes]
+    if not sizes:
+        return None
+    listed = ", ".join(f"N={n} (pool {pool / n:.1f} N)" for n in sizes)
+    return (f"the eligible pool of {pool} patients is smaller than {POOL_RATIO_VALID:g} N at "
+            f"{listed}: replicates share patients, so power and type I error there are not "
+            "those of independent trials; screen more infections (population.n_infections)")
 
 
 def power_at(spec: TrialSpec, pool: Pool, replicates: int, n: int) -> float:
@@ -488,7 +565,7 @@ def sample_size_search(spec: TrialSpec, pool: Pool, replicates: int, target: flo
     return {"target_power": target, "required_n": reached, "searched_up_to": limit,
             "reached": reached is not None,
             "pool_valid_for_required_n": None if reached is None
-            else pool.size >= POOL_RATIO_VALID * reached,
+            else pool_valid(pool.size, reached),
             "curve": [{"n": k, "power": v} for k, v in points]}
 
 

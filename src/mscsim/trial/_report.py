@@ -21,6 +21,7 @@ import pandas as pd  # noqa: E402
 
 from mscsim._errors import InputError  # noqa: E402
 from mscsim._io import read_parquet, write_text_atomic  # noqa: E402
+from mscsim.trial._power import POOL_RATIO_VALID, pool_warning  # noqa: E402
 from mscsim.trial._run import (  # noqa: E402
     PATIENTS_FILE,
     SPEC_FILE,
@@ -173,6 +174,54 @@ def _power_figures(power: dict[str, Any], replicates: pd.DataFrame | None
     return [("Power curve and effect distribution", _png(fig))]
 
 
+def _curve_table(power: dict[str, Any]) -> str:
+    rows = [[p["n"], f"{_fmt(p['power'])} ± {_fmt(p['power_mc_se'])}",
+             f"{_fmt(p['type_i_error'])} ± {_fmt(p['type_i_error_mc_se'])}",
+             f"{_fmt(p['effect_median'])} [{_fmt(p['effect_q025'])}, "
+             f"{_fmt(p['effect_q975'])}]", f"{p['pool_ratio']:.1f}",
+             "yes" if p["pool_valid"] else "NO: replicates share patients"]
+            for p in power["power_curve"]]
+    return _table(rows, ["patients randomised", "power ± MC SE", "type I error ± MC SE",
+                         f"{power['measure']}: median [2.5%, 97.5%]", "pool / N",
+                         f"pool valid (>= {POOL_RATIO_VALID:g} N)"])
+
+
+def _curve_figure(power: dict[str, Any]) -> str:
+    curve = power["power_curve"]
+    n = np.array([p["n"] for p in curve], float)
+    valid = np.array([p["pool_valid"] for p in curve], bool)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
+    for key, colour, label in (("power", "#2166ac", "power"),
+                               ("type_i_error", "#777777", "type I error")):
+        value = np.array([p[key] for p in curve], float)
+        se = np.array([p[f"{key}_mc_se"] for p in curve], float)
+        axes[0].errorbar(n, value, yerr=1.96 * se, fmt="-", color=colour, label=label,
+                         capsize=3)
+        axes[0].plot(n[valid], value[valid], "o", color=colour)
+        axes[0].plot(n[~valid], value[~valid], "o", mfc="white", color=colour)
+    axes[0].axhline(power["alpha"], color="black", ls=":", lw=1)
+    axes[0].set(title=f"Power of {power['primary_endpoint']} (bars: 95% Monte Carlo; hollow: "
+                      "pool too small)", xlabel="patients randomised", ylabel="rate",
+                ylim=(0, 1))
+    axes[0].title.set_fontsize(9)
+    axes[0].legend(frameon=False)
+    median = np.array([np.nan if p["effect_median"] is None else p["effect_median"]
+                       for p in curve], float)
+    low = np.array([np.nan if p["effect_q025"] is None else p["effect_q025"] for p in curve],
+                   float)
+    high = np.array([np.nan if p["effect_q975"] is None else p["effect_q975"] for p in curve],
+                    float)
+    axes[1].plot(n, median, "o-", color="#b2182b")
+    axes[1].fill_between(n, low, high, color="#b2182b", alpha=0.15)
+    if power["measure"] in ("risk ratio", "hazard ratio", "common odds ratio"):
+        axes[1].set_yscale("log")
+    axes[1].set(title="Estimated effect across replicates: median and 95% range",
+                xlabel="patients randomised", ylabel=power["measure"])
+    axes[1].title.set_fontsize(9)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def _table(rows: list[list[Any]], header: list[str]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
@@ -251,6 +300,12 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
                          file=folder)
     parts = []
     title = folder.name
+    power = json.loads((folder / POWER_FILE).read_text(encoding="utf-8")) if has_power \
+        else None
+    warning = pool_warning(power) if power is not None else None
+    if warning:
+        parts.append(f"<p class='warning'><b>Pool too small for valid replicates:</b> "
+                     f"{html.escape(warning)}.</p>")
     try:
         spec = json.loads((folder / SPEC_FILE).read_text(encoding="utf-8"))
         title = spec["trial"]["name"]
@@ -273,8 +328,7 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
         for name, data in _trial_figures(summary, patients, trajectories):
             parts.append(f"<h2>{html.escape(name)}</h2><img src='data:image/png;base64,"
                          f"{data}'>")
-    if has_power:
-        power = json.loads((folder / POWER_FILE).read_text(encoding="utf-8"))
+    if power is not None:
         reps = read_parquet(folder / REPLICATES_FILE) if (
             folder / REPLICATES_FILE).is_file() else None
         keys = ["replicates", "primary_endpoint", "measure", "sample_size", "power",
@@ -299,13 +353,17 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
         for name, data in _power_figures(power, reps):
             parts.append(f"<h3>{html.escape(name)}</h3><img src='data:image/png;base64,"
                          f"{data}'>")
+        if power.get("power_curve"):
+            parts.append("<h2>Power curve</h2>" + _curve_table(power)
+                         + f"<img src='data:image/png;base64,{_curve_figure(power)}'>")
     style = ("body{font-family:sans-serif;max-width:1250px;margin:2em auto}"
              "img{max-width:100%}table{border-collapse:collapse;margin:0.5em 0}"
              "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}"
              ".consort{display:flex;flex-direction:column;align-items:center}"
              ".box{border:1px solid #333;padding:6px 12px;margin:2px;background:#f7f7f7}"
              ".side{font-size:12px;background:#fff8f0}.arrow{font-size:18px}"
-             ".arms{display:flex;gap:40px}.arm{min-width:200px}")
+             ".arms{display:flex;gap:40px}.arm{min-width:200px}"
+             ".warning{border:2px solid #b2182b;background:#fdecea;padding:8px 12px}")
     body = (f"<!doctype html><html><head><meta charset='utf-8'><title>mscsim trial "
             f"{html.escape(title)}</title><style>{style}</style></head><body>"
             f"<h1>Virtual trial: {html.escape(title)}</h1>" + "".join(parts)

@@ -352,18 +352,19 @@ def spec_from_dict(data: dict[str, Any], *, file: str | Path | None = None,
         raise InputError(message, field=field, file=file, line=line) from None
 
 
-def load_spec(path: str | Path) -> TrialSpec:
-    """Read and validate a TOML trial spec.
+def load_spec(reference: str | Path) -> TrialSpec:
+    """Read and validate a TOML trial spec: a file, or the name of a shipped design
+    (``"leng2020"``; see :func:`mscsim.trial.design_names`).
 
     A ``population.path`` relative to the spec's folder is resolved.
 
     Raises:
-        InputError: missing file, TOML syntax error (with line), validation error (field,
-            line).
+        InputError: neither a file nor a shipped design, TOML syntax error (with line),
+            validation error (field, line).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("trial spec not found", file=path)
+    from mscsim.trial._designs import design_path
+
+    path = design_path(reference)
     text = path.read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text)
