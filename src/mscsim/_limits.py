@@ -22,7 +22,7 @@ LIMITS: dict[str, tuple[int, str]] = {
     "math_depth": (200, "nesting depth of one MathML expression"),
     "math_nodes": (1_000_000, "MathML nodes of a model once its function calls are inlined"),
     "model_rules": (20_000, "rules of a model"),
-    "compiled_rules": (2_000, "rules and states of a model for the compiled back end"),
+    "compiled_rules": (1_000, "rules and states of a model for the compiled back end"),
     "integer_digits": (15, "digits of an integer literal for the compiled back end"),
     "spec_bytes": (1_000_000, "bytes of a trial spec"),
     "toml_depth": (20, "nesting depth of arrays and tables in a trial spec"),
