@@ -7,7 +7,13 @@ The public surface: the model (:func:`load_model`), simulation (:func:`simulate`
 
 __version__ = "0.1.0"
 
-from mscsim._errors import InputError, ModelError, MscsimError, SimulationError  # noqa: E402
+from mscsim._errors import (  # noqa: E402
+    EnvironmentFault,
+    InputError,
+    ModelError,
+    MscsimError,
+    SimulationError,
+)
 from mscsim.model import OBSERVABLE_NAMES, Model, load_model  # noqa: E402
 from mscsim.simulate import (  # noqa: E402
     Dose,
@@ -19,7 +25,7 @@ from mscsim.simulate import (  # noqa: E402
 )
 
 __all__ = [
-    "OBSERVABLE_NAMES", "Dose", "InputError", "Model", "ModelError", "MscsimError", "Regimen",
-    "SimulationError", "SolverOptions", "Status", "__version__", "load_model", "simulate",
-    "simulate_batch",
+    "OBSERVABLE_NAMES", "Dose", "EnvironmentFault", "InputError", "Model", "ModelError",
+    "MscsimError", "Regimen", "SimulationError", "SolverOptions", "Status", "__version__",
+    "load_model", "simulate", "simulate_batch",
 ]

@@ -2,7 +2,10 @@
 
 Every error a user can cause by bad input is an :class:`InputError` that names *what*
 was wrong and *where* (field, file, line, column) and, where possible, how to fix it.
-The CLI prints ``str(error)`` as one line and exits non-zero.
+The CLI prints ``str(error)`` as one line and exits with status 2 for an
+:class:`InputError` (and a :class:`SimulationError`: the model or its parameters do not
+integrate) and 3 for an :class:`EnvironmentFault` (a full disk, a permission, a lost worker,
+another run holding the folder): the input was fine, the machine was not.
 """
 
 from __future__ import annotations
@@ -69,5 +72,23 @@ class SimulationError(MscsimError):
     """A single-patient simulation failed (batched calls return a status instead)."""
 
 
-class WorkerLostError(MscsimError):
+class EnvironmentFault(MscsimError):
+    """The input is fine but the machine is not: a full disk, a folder that cannot be written,
+    a worker that died, another run writing the same folder.
+
+    Arguments as :class:`InputError`, so the message names the file (and a hint).
+    """
+
+    def __init__(self, message: str, *, file: str | Path | None = None,
+                 hint: str | None = None) -> None:
+        self.message = message
+        self.file = None if file is None else str(file)
+        self.hint = hint
+        text = (f"{self.file}: " if self.file else "") + message
+        if hint:
+            text += f" ({hint})"
+        super().__init__(" ".join(text.split()))
+
+
+class WorkerLostError(EnvironmentFault):
     """A task's worker process died more often than the engine's ``retries`` allow."""

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from mscsim._errors import MscsimError
+from mscsim._errors import EnvironmentFault, MscsimError
 from mscsim.cli import (
     _bridge,
     _cache,
@@ -44,6 +44,8 @@ app.command("validate")(_validate.validate)
 app.add_typer(_cache.app, name="cache")
 
 EXIT_INPUT_ERROR = 2
+#: the input was fine but the machine was not: disk, permissions, a lost worker, a lock
+EXIT_ENVIRONMENT = 3
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,7 +54,11 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, standalone_mode=False)
     except MscsimError as err:
         typer.echo(f"mscsim: error: {err}", err=True)
-        sys.exit(EXIT_INPUT_ERROR)
+        sys.exit(EXIT_ENVIRONMENT if isinstance(err, EnvironmentFault) else EXIT_INPUT_ERROR)
+    except OSError as err:  # not raised on purpose: still one line, still not "bad input"
+        where = f"{err.filename}: " if err.filename else ""
+        typer.echo(f"mscsim: error: {where}{err.strerror or err}", err=True)
+        sys.exit(EXIT_ENVIRONMENT)
     except typer.Abort:
         typer.echo("mscsim: aborted", err=True)
         sys.exit(130)

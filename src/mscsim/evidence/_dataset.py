@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from mscsim._errors import InputError
+from mscsim._limits import check_limit, over_limit
 
 DESIGNS = ("RCT", "non-randomised")
 BLINDING = ("double", "single", "open", "unknown")
@@ -154,7 +155,13 @@ COMPARISON_COLUMNS = ("study_id", "comparison", "primary", "outcome", "timepoint
 def _parse_int(text: str) -> int:
     if not re.fullmatch(r"[+-]?\d+", text):
         raise ValueError(f"'{text}' is not an integer")
-    return int(text)
+    if len(text) > 30:
+        raise ValueError(f"'{text[:12]}...' ({len(text)} digits) is not a count of patients")
+    value = int(text)
+    message = over_limit(abs(value), "count", what=f"the integer {value}")
+    if message:  # 1e30 events overflowed the 64-bit columns of the tables
+        raise ValueError(message)
+    return value
 
 
 def _parse_count(text: str) -> int:
@@ -271,6 +278,7 @@ def _read_records(path: Path, schema: Mapping[str, _Column]) -> list[_Record]:
     """Read ``path`` and parse every cell against ``schema``; errors name file, line, column."""
     if not path.is_file():
         raise InputError("file not found", file=path)
+    check_limit(path.stat().st_size, "csv_bytes", file=path, what="the file's size")
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh, strict=True)
         try:
@@ -406,10 +414,42 @@ def load_outcomes(path: str | Path | None = None, *,
             timepoint; the message names the file, the line (header = line 1) and the column.
     """
     path = Path(path) if path is not None else _data_path(_OUTCOMES_FILE)
-    study_ids = set((studies if studies is not None else load_studies())["study_id"])
+    studies = studies if studies is not None else load_studies()
+    study_ids = set(studies["study_id"])
     records = _read_records(path, OUTCOME_SCHEMA)
     _check_outcomes(path, records, study_ids)
+    _check_arm_sizes(path, records, studies)
     return _frame(records, OUTCOME_SCHEMA)
+
+
+def _check_arm_sizes(path: Path, records: list[_Record], studies: pd.DataFrame) -> None:
+    """The arm sizes of ``studies.csv`` (patients as analysed) agree with the outcome rows:
+    no outcome row analyses more patients than the study has, and the largest outcome row
+    of a study analyses all of them (``n_treated = 700`` in studies.csv against 7 in every
+    outcome row was accepted)."""
+    sizes = {str(row.study_id): row for row in studies.itertuples(index=False)}
+    for arm in ("treated", "control"):
+        largest: dict[str, _Record] = {}
+        for rec in records:
+            sid = rec.values["study_id"]
+            study_n = getattr(sizes[sid], f"n_{arm}")
+            if pd.isna(study_n):
+                continue
+            n = rec.values[f"n_{arm}"]
+            if n > study_n:
+                raise InputError(f"n_{arm}={n} exceeds the {int(study_n)} patients studies.csv "
+                                 f"gives study {sid}", file=path, line=rec.line,
+                                 column=f"n_{arm}")
+            if sid not in largest or n > largest[sid].values[f"n_{arm}"]:
+                largest[sid] = rec
+        for sid, rec in largest.items():
+            study_n = int(getattr(sizes[sid], f"n_{arm}"))
+            if rec.values[f"n_{arm}"] != study_n:
+                raise InputError(f"studies.csv gives study {sid} n_{arm}={study_n} but no "
+                                 f"outcome row analyses that many (at most "
+                                 f"{rec.values[f'n_{arm}']})", file=path, line=rec.line,
+                                 column=f"n_{arm}", hint=f"n_{arm} in studies.csv is the arm "
+                                 "as analysed; correct one of the two files")
 
 
 def _check_outcomes(path: Path, records: list[_Record], study_ids: set[str]) -> None:
@@ -478,8 +518,18 @@ def filter_studies(studies: pd.DataFrame,
                              hint="allowed keys: " + ", ".join(FILTER_KEYS))
         wanted = _filter_values(key, value)
         column = studies[key].astype("Int64") if key == "year" else studies[key]
+        if key in _OPEN_KEYS:  # no fixed vocabulary: the values the dataset has
+            present = sorted(set(column.dropna().tolist()))
+            unknown = [v for v in wanted if v not in present]
+            if unknown:
+                raise InputError(f"no study has {key} '{unknown[0]}'", field=key,
+                                 hint="values in the dataset: "
+                                      + ", ".join(str(v) for v in present))
         mask &= column.isin(wanted).fillna(False).astype(bool)
     return studies.loc[mask].copy()
+
+
+_OPEN_KEYS = ("country", "year")
 
 
 def _filter_values(key: str, value: str | Iterable[str]) -> list[Any]:

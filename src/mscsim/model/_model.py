@@ -22,9 +22,11 @@ import antimony
 import libsbml
 
 from mscsim._errors import InputError, ModelError
+from mscsim._limits import over_limit
+from mscsim.model._guard import check_antimony_imports, check_model_text, check_sbml_document
 from mscsim.model._observables import OBSERVABLE_NAMES
 from mscsim.model._parameters import ParameterTable
-from mscsim.model._sbml_math import CompiledSBML, compile_sbml
+from mscsim.model._sbml_math import CompiledSBML, SBMLVariables, compile_sbml, sbml_variables
 
 BUILTIN_MODELS = ("covid_msc",)
 _ANTIMONY_LINE = re.compile(r"line (\d+)")
@@ -72,7 +74,10 @@ class Model:
         self.msc_states = msc_states
         self.msc_cleared_state = msc_cleared_state
         self.source = source
-        errors = sbml_errors(sbml)
+        check_model_text(sbml, source)  # before libsbml reads it: deep nesting crashes it
+        document = libsbml.readSBMLFromString(sbml)
+        check_sbml_document(document, source)
+        errors = _consistency_errors(document)
         if errors:
             raise ModelError(f"model '{name}' fails the SBML consistency check: {errors[0]}",
                              file=source)
@@ -90,6 +95,8 @@ class Model:
             ModelError: the Antimony does not compile (the message names file and line).
         """
         path, text = _read_source(text_or_path)
+        check_model_text(text, path, sbml=False)
+        text = check_antimony_imports(text, path)
         if parameter_table is not None:
             text = _inject_parameters(text, parameter_table)
         antimony.clearPreviousLoads()
@@ -112,6 +119,7 @@ class Model:
             ModelError: the document cannot be read or fails the consistency check.
         """
         path, text = _read_source(text_or_path)
+        check_model_text(text, path)  # before libsbml reads it: deep nesting crashes it
         doc = libsbml.readSBMLFromString(text)
         fatal = [doc.getError(i) for i in range(doc.getNumErrors())
                  if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR]
@@ -130,20 +138,37 @@ class Model:
         """Python callables for this model's mathematics (used by the scipy back end)."""
         return compile_sbml(self.sbml)
 
+    @functools.cached_property
+    def variables(self) -> SBMLVariables:
+        """States, rule variables and parameters, whatever back end simulates the model
+        (:attr:`compiled` refuses what only roadrunner supports)."""
+        return sbml_variables(self.sbml)
+
     @property
     def state_ids(self) -> tuple[str, ...]:
-        return self.compiled.state_ids
+        return self.variables.state_ids
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        """Variables of the assignment rules, in dependency order."""
+        return self.variables.rule_ids
 
     @property
     def parameter_defaults(self) -> dict[str, float]:
         """Default value of every constant parameter."""
-        return dict(self.compiled.parameter_defaults)
+        return dict(self.variables.parameter_defaults)
 
     @property
     def observable_names(self) -> tuple[str, ...]:
         """The canonical observables this model defines, in canonical order."""
-        defined = set(self.compiled.rule_ids) | set(self.compiled.state_ids)
+        defined = set(self.rule_ids) | set(self.state_ids)
         return tuple(o for o in OBSERVABLE_NAMES if o in defined)
+
+    @property
+    def default_outputs(self) -> tuple[str, ...]:
+        """What a simulation reports unless told otherwise: the canonical observables, or,
+        for a model that defines none of them, every state and rule variable."""
+        return self.observable_names or (*self.state_ids, *self.rule_ids)
 
     @functools.cached_property
     def hash(self) -> str:
@@ -216,7 +241,11 @@ class Model:
 
 def sbml_errors(sbml: str) -> list[str]:
     """Messages of every libsbml consistency failure of severity error or fatal."""
-    doc = libsbml.readSBMLFromString(sbml)
+    check_model_text(sbml)
+    return _consistency_errors(libsbml.readSBMLFromString(sbml))
+
+
+def _consistency_errors(doc: libsbml.SBMLDocument) -> list[str]:
     doc.checkConsistency()
     return [" ".join(doc.getError(i).getMessage().split())
             for i in range(doc.getNumErrors())
@@ -236,6 +265,10 @@ def _read_source(text_or_path: str | Path) -> tuple[Path | None, str]:
                                           and len(text_or_path) < 4096):
         path = Path(text_or_path)
         try:
+            too_big = over_limit(path.stat().st_size, "model_bytes",
+                                 what="the model's size in bytes")
+            if too_big:
+                raise ModelError(too_big, file=path)
             return path, path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise InputError("file not found", file=path) from None

@@ -180,23 +180,28 @@ def _names(node: libsbml.ASTNode) -> set[str]:
 
 
 def _topological(exprs: Mapping[str, set[str]], where: str) -> list[str]:
+    """Names in dependency order (iterative: a chain of 10,000 rules must not recurse)."""
     order: list[str] = []
     state: dict[str, int] = {}
-
-    def visit(name: str, path: tuple[str, ...]) -> None:
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            raise ModelError(f"circular {where}: {' -> '.join(path + (name,))}")
-        state[name] = 1
-        for dep in sorted(exprs[name]):
-            if dep in exprs:
-                visit(dep, path + (name,))
-        state[name] = 2
-        order.append(name)
-
-    for name in exprs:
-        visit(name, ())
+    for root in exprs:
+        if state.get(root) == 2:
+            continue
+        state[root] = 1
+        path = [root]
+        stack = [iter(sorted(d for d in exprs[root] if d in exprs))]
+        while stack:
+            dep = next(stack[-1], None)
+            if dep is None:
+                stack.pop()
+                done = path.pop()
+                state[done] = 2
+                order.append(done)
+            elif state.get(dep) == 1:
+                raise ModelError(f"circular {where}: {' -> '.join([*path, dep])}")
+            elif state.get(dep) != 2:
+                state[dep] = 1
+                path.append(dep)
+                stack.append(iter(sorted(d for d in exprs[dep] if d in exprs)))
     return order
 
 
@@ -255,6 +260,51 @@ class _ParsedSBML:
     document: libsbml.SBMLDocument  # owns the parse trees above; keep it alive
 
 
+@dataclass(frozen=True)
+class SBMLVariables:
+    """What a model defines, whatever back end simulates it: states (rate-rule variables),
+    assignment-rule variables in dependency order, and constant parameters (with compartment
+    sizes) and their values."""
+
+    state_ids: tuple[str, ...]
+    rule_ids: tuple[str, ...]
+    parameter_defaults: dict[str, float]
+
+
+def _variables(model: libsbml.Model) -> tuple[dict[str, libsbml.ASTNode],
+                                              dict[str, libsbml.ASTNode], dict[str, float],
+                                              dict[str, float]]:
+    rate_rules, assignment_rules = {}, {}
+    for rule in model.getListOfRules():
+        if rule.isRate():
+            rate_rules[rule.getVariable()] = rule.getMath()
+        elif rule.isAssignment():
+            assignment_rules[rule.getVariable()] = rule.getMath()
+    constants = {p.getId(): float(p.getValue()) for p in model.getListOfParameters()
+                 if p.getId() not in rate_rules and p.getId() not in assignment_rules}
+    state_defaults = {p.getId(): float(p.getValue()) for p in model.getListOfParameters()
+                      if p.getId() in rate_rules}
+    for c in model.getListOfCompartments():
+        constants[c.getId()] = float(c.getSize())
+    return rate_rules, assignment_rules, constants, state_defaults
+
+
+def sbml_variables(sbml: str) -> SBMLVariables:
+    """The variables of an SBML document (a string), with no back end's restrictions.
+
+    Raises:
+        ModelError: the document cannot be read, or its assignment rules are circular.
+    """
+    doc = libsbml.readSBMLFromString(sbml)
+    model = doc.getModel()
+    if model is None:
+        raise ModelError("SBML document has no model")
+    rate_rules, assignment_rules, constants, _ = _variables(model)
+    order = _topological({k: _names(v) for k, v in assignment_rules.items()}, "assignment rules")
+    return SBMLVariables(state_ids=tuple(rate_rules), rule_ids=tuple(order),
+                         parameter_defaults=constants)
+
+
 def _parse(sbml: str) -> _ParsedSBML:
     doc = libsbml.readSBMLFromString(sbml)
     if doc.getNumErrors(libsbml.LIBSBML_SEV_ERROR) + doc.getNumErrors(libsbml.LIBSBML_SEV_FATAL):
@@ -268,6 +318,9 @@ def _parse(sbml: str) -> _ParsedSBML:
             raise ModelError(f"the scipy and compiled back ends support rule-based models "
                              f"only; this model has {count} {what}",
                              hint="use the roadrunner back end")
+    if any(rule.isAlgebraic() for rule in model.getListOfRules()):
+        raise ModelError("algebraic rules are not supported by the scipy and compiled "
+                         "back ends", hint="use the roadrunner back end")
 
     functions = {}
     for fd in model.getListOfFunctionDefinitions():
@@ -275,22 +328,7 @@ def _parse(sbml: str) -> _ParsedSBML:
         params = [lam.getChild(i).getName() for i in range(lam.getNumBvars())]
         functions[fd.getId()] = (params, lam.getChild(lam.getNumChildren() - 1))
 
-    rate_rules, assignment_rules = {}, {}
-    for rule in model.getListOfRules():
-        if rule.isRate():
-            rate_rules[rule.getVariable()] = rule.getMath()
-        elif rule.isAssignment():
-            assignment_rules[rule.getVariable()] = rule.getMath()
-        else:
-            raise ModelError("algebraic rules are not supported by the scipy and compiled "
-                             "back ends", hint="use the roadrunner back end")
-
-    constants = {p.getId(): float(p.getValue()) for p in model.getListOfParameters()
-                 if p.getId() not in rate_rules and p.getId() not in assignment_rules}
-    state_defaults = {p.getId(): float(p.getValue()) for p in model.getListOfParameters()
-                      if p.getId() in rate_rules}
-    for c in model.getListOfCompartments():
-        constants[c.getId()] = float(c.getSize())
+    rate_rules, assignment_rules, constants, state_defaults = _variables(model)
     order = _topological({k: _names(v) for k, v in assignment_rules.items()}, "assignment rules")
     initial_math = {ia.getSymbol(): ia.getMath() for ia in model.getListOfInitialAssignments()}
     init_order = _topological({k: _names(v) for k, v in initial_math.items()},
@@ -422,7 +460,7 @@ class _Symbolic:
         if kind == libsbml.AST_DIVIDE:
             return nums[0] / nums[1]
         if kind in (libsbml.AST_POWER, libsbml.AST_FUNCTION_POWER):
-            return sp.Pow(nums[0], nums[1])
+            return self._power(nums[0], nums[1])
         if kind in self._unary:
             return self._unary[kind](nums[0])
         if kind == libsbml.AST_FUNCTION_LOG:
@@ -451,6 +489,24 @@ class _Symbolic:
         raise ModelError(f"unsupported MathML construct '{node.getName() or kind}' in "
                          f"{self._where}", hint="the compiled back end supports rule-based "
                          "models")
+
+    def _power(self, base: Any, exponent: Any) -> Any:
+        """``base ** exponent``; two numbers are folded in double precision unless the exact
+        result is small (sympy would compute ``99999999**99999999`` exactly, for ever)."""
+        sp = self._sp
+        if not (isinstance(base, sp.Number) and isinstance(exponent, sp.Number)):
+            return sp.Pow(base, exponent)
+        if isinstance(base, sp.Rational) and isinstance(exponent, sp.Integer) \
+                and abs(int(exponent)) <= 64 and abs(base.p) < 2**64 and base.q < 2**64:
+            return sp.Pow(base, exponent)
+        a, b = float(base), float(exponent)
+        try:
+            return sp.Float(math.pow(a, b))
+        except OverflowError:
+            odd = b.is_integer() and int(b) % 2 == 1
+            return sp.Float(math.copysign(math.inf, a) if odd else math.inf)
+        except (ValueError, ZeroDivisionError):  # a negative base, a fractional power; 0**-1
+            return sp.Float(math.inf) if a == 0 else sp.nan
 
     def _call(self, node: libsbml.ASTNode, bound: Mapping[str, Any]) -> Any:
         name = node.getName()

@@ -29,6 +29,7 @@ import ctypes
 import functools
 import hashlib
 import importlib.util
+import math
 import os
 import sys
 import tempfile
@@ -43,6 +44,7 @@ import numpy as np
 
 from mscsim._errors import InputError, ModelError, SimulationError
 from mscsim._io import CACHE_ENV, cache_dir
+from mscsim._limits import over_limit
 from mscsim.model import Model
 from mscsim.model._sbml_math import SymbolicSBML, symbolic_sbml
 from mscsim.simulate._backends import Backend, register_backend
@@ -62,10 +64,23 @@ def _printer(names: Mapping[str, str]) -> Any:
             return names[expr.name]
 
         def _print_Float(self, expr: Any) -> str:
-            return repr(float(expr))  # every bit of the double
+            return _literal(float(expr))  # every bit of the double; 1e1000 is math.inf
+
+        def _print_Integer(self, expr: Any) -> str:
+            value = int(expr)
+            if abs(value) < 2**53:
+                return str(value)
+            return _literal(float(value) if abs(value) < 2**1023 else math.copysign(
+                math.inf, value))  # numba types a literal above 64 bits as an error
+
+        def _print_Rational(self, expr: Any) -> str:
+            return f"({self._print_Integer(expr.p)}/{self._print_Integer(expr.q)})"
 
         def _print_NaN(self, expr: Any) -> str:
             return "math.nan"
+
+        def _print_ComplexInfinity(self, expr: Any) -> str:  # 1/0: IEEE division gives inf
+            return "math.inf"
 
         def _print_Infinity(self, expr: Any) -> str:
             return "math.inf"
@@ -315,6 +330,11 @@ def compiled_model(model: Model) -> CompiledModel:
     with _LOCK:
         if model.hash in _LOADED:
             return _LOADED[model.hash]
+        size = len(model.state_ids) + len(model.rule_ids)
+        too_big = over_limit(size, "compiled_rules", what="the number of states and rules")
+        if too_big:  # numba's compile time and memory grow faster than the model
+            raise ModelError(f"too large for the compiled back end: {too_big}",
+                             file=model.source, hint="use the roadrunner back end")
         key = _cache_key(model.sbml)
         module_name = f"mscsim_model_{key}"
         path = cache_dir() / "compiled" / f"{module_name}.py"

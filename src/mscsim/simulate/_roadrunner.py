@@ -11,7 +11,8 @@ from mscsim.model import Model
 from mscsim.simulate._backends import Backend, register_backend
 from mscsim.simulate._options import SolverOptions
 
-roadrunner.Logger.setLevel(roadrunner.Logger.LOG_ERROR)
+# solver failures come back as exceptions (one line from the CLI); its log would repeat them
+roadrunner.Logger.setLevel(roadrunner.Logger.LOG_FATAL)
 # A RoadRunner built from an already-compiled SBML reuses cached machine code whose results
 # differ from a fresh compile at the 1e-8 relative level (seen with libroadrunner 2.10), so a
 # result would depend on what the process simulated before. Always compile from the SBML.

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mscsim._errors import InputError, MscsimError, SimulationError
+from mscsim._limits import check_limit
 from mscsim.model import PATHWAY_INPUTS, Model, PathwayRules, care_pathway, has_pathway, load_model
 from mscsim.simulate._backends import DEFAULT_BACKEND, Backend, get_backend
 from mscsim.simulate._options import SolverOptions
@@ -86,12 +87,16 @@ def output_times(days: float, points_per_day: int = 1) -> np.ndarray:
     """Sorted output grid from 0 to ``days`` with ``points_per_day`` points per day.
 
     Raises:
-        InputError: non-positive horizon or resolution.
+        InputError: non-positive horizon or resolution, or more points than
+            ``MSCSIM_MAX_POINTS_PER_DAY`` per day or ``MSCSIM_MAX_OUTPUT_POINTS`` in all.
     """
     if not np.isfinite(days) or days <= 0:
         raise InputError(f"days must be a positive number, got {days}", field="days")
-    if points_per_day < 1:
+    if isinstance(points_per_day, bool) or points_per_day < 1:
         raise InputError("points_per_day must be at least 1", field="points_per_day")
+    check_limit(points_per_day, "points_per_day", field="points_per_day")
+    check_limit(days * points_per_day + 1, "output_points", field="days",
+                what="the number of output time points (days x points per day)")
     n = int(round(days * points_per_day))
     grid = np.linspace(0.0, n / points_per_day, n + 1)
     if grid[-1] < days:
@@ -101,6 +106,8 @@ def output_times(days: float, points_per_day: int = 1) -> np.ndarray:
 
 def _check_times(times: np.ndarray) -> np.ndarray:
     times = np.asarray(times, dtype=float)
+    check_limit(times.size, "output_points", field="times",
+                what="the number of output time points")
     if times.ndim != 1 or len(times) == 0 or not np.all(np.isfinite(times)):
         raise InputError("times must be a non-empty 1-D array of finite numbers", field="times")
     if times[0] < 0 or np.any(np.diff(times) <= 0):
@@ -128,8 +135,8 @@ def _engine(model: Model, names: tuple[str, ...], options: SolverOptions,
 
 
 def _outputs(model: Model, outputs: Sequence[str] | None) -> tuple[str, ...]:
-    names = tuple(outputs) if outputs is not None else model.observable_names
-    known = set(model.compiled.rule_ids) | set(model.state_ids)
+    names = tuple(outputs) if outputs is not None else model.default_outputs
+    known = set(model.rule_ids) | set(model.state_ids)
     for name in names:
         if name not in known:
             raise InputError(f"model '{model.name}' has no output '{name}'", field="outputs")
@@ -182,6 +189,12 @@ def simulate(model: Model | None = None, *, parameters: Mapping[str, float] | No
         raise
     except Exception as err:  # the solver's own error type varies by back end
         raise SimulationError(f"{backend} failed: {' '.join(str(err).split())}") from err
+    bad = ~np.isfinite(data)
+    if bad.any():  # as simulate_batch: a result with inf or NaN in it is not a result
+        row, column = (int(k[0]) for k in np.nonzero(bad))
+        raise SimulationError(f"{backend}: {simulated[column]} is {data[row, column]} at day "
+                              f"{grid[row]:g}; the model or its parameters do not give finite "
+                              "values")
     table = pd.DataFrame(data, columns=list(simulated))
     if with_pathway:
         path = care_pathway({k: table[k].to_numpy()[None, :] for k in PATHWAY_INPUTS}, grid,

@@ -3,6 +3,11 @@
 Every table and key is checked (unknown keys are errors); a validation error becomes one
 :class:`mscsim.InputError` naming the dotted field (``allocation.ratio.msc``) and, where the
 key can be found in the file, its line.
+
+Validation is strict: a number must be a TOML number (``sample_size = "10"`` and
+``doses = true`` are errors, not coerced), every number must be finite (``nan`` and ``inf``
+are refused), and the fields that size the work (``population.n_infections``,
+``allocation.block_size``) are checked against :mod:`mscsim._limits` before anything runs.
 """
 
 from __future__ import annotations
@@ -14,9 +19,17 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mscsim._errors import InputError
+from mscsim._limits import check_limit, over_limit
 from mscsim.model import ERAS, standard_of_care_of_period
 
 #: follow-up days at which all-cause mortality can be an endpoint
@@ -25,6 +38,8 @@ WHO_DAYS = (14, 28)
 BIOMARKER_DAYS = (3, 6, 14)
 BIOMARKERS = ("il6", "tnf", "il10", "lymphocytes")
 MAX_FOLLOW_UP_DAYS = 90.0
+#: largest relative allocation of one arm (a ratio of 1e308 overflowed the ratio sum)
+MAX_RATIO = 1000.0
 
 
 def endpoint_names() -> tuple[str, ...]:
@@ -47,7 +62,7 @@ BackgroundCare = Literal["era", "none", "dexamethasone", "dexamethasone+tocilizu
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class TrialInfo(_Strict):
@@ -58,7 +73,7 @@ class TrialInfo(_Strict):
     mirrors: str = Field("", description="citation of the published trial mirrored")
     notes: str = Field("", description="design choices and deviations from the publication")
     enrolment_period: tuple[dt.date, dt.date] | None = Field(
-        None, description="first and last day of the published trial's enrolment "
+        None, strict=False, description="first and last day of the published trial's enrolment "
                           "(ISO dates); sets the default background care")
     background_care: BackgroundCare = Field(
         "era", description="standard of care every patient receives when eligible: 'none', "
@@ -102,6 +117,14 @@ class PopulationSpec(_Strict):
     path: str | None = Field(None, description="population folder (source = 'folder'); "
                              "relative paths are relative to the spec file")
 
+    @field_validator("n_infections")
+    @classmethod
+    def _n_infections_limit(cls, value: int | None) -> int | None:
+        message = None if value is None else over_limit(value, "n_infections")
+        if message:
+            raise ValueError(message)
+        return value
+
     @model_validator(mode="after")
     def _source_fields(self) -> PopulationSpec:
         if self.source == "generate" and self.n_infections is None:
@@ -141,9 +164,9 @@ class Enrolment(_Strict):
     """When patients are randomised, relative to hospital admission."""
 
     window_days: tuple[float, float] = Field(
-        (0.0, 2.0), description="[earliest, latest] delay from admission to randomisation "
-                                "(days); each patient's delay is drawn from the seed on a "
-                                "6-hour grid")
+        (0.0, 2.0), strict=False,  # a TOML array is a list
+        description="[earliest, latest] delay from admission to randomisation (days); each "
+                    "patient's delay is drawn from the seed on a 6-hour grid")
 
     @model_validator(mode="after")
     def _window(self) -> Enrolment:
@@ -193,12 +216,20 @@ class Arm(_Strict):
 class Allocation(_Strict):
     """Allocation ratio (per arm name) and method."""
 
-    ratio: dict[str, Annotated[float, Field(gt=0)]] = Field(
+    ratio: dict[str, Annotated[float, Field(gt=0, le=MAX_RATIO)]] = Field(
         description="relative allocation per arm, e.g. {msc = 7, placebo = 3}")
     method: Literal["simple", "blocks"] = Field("blocks", description="simple randomisation "
                                                 "or permuted blocks")
     block_size: int | None = Field(None, gt=0, description="permuted-block size, a multiple "
                                    "of the ratio sum (default: the ratio sum)")
+
+    @field_validator("block_size")
+    @classmethod
+    def _block_size_limit(cls, value: int | None) -> int | None:
+        message = None if value is None else over_limit(value, "block_size")
+        if message:
+            raise ValueError(message)
+        return value
 
 
 EndpointName = Literal[endpoint_names()]  # type: ignore[valid-type]
@@ -291,30 +322,60 @@ class TrialSpec(_Strict):
         return ratio[self.treated.name] / sum(ratio.values())
 
 
-def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
-    """1-based line of the key at ``loc`` in the TOML ``text`` (best effort)."""
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def _line_of(text: str, loc: tuple[Any, ...], *, missing: bool = False) -> int | None:
+    """1-based line of the key at ``loc`` in the TOML ``text`` (best effort).
+
+    A key is looked for only inside its own table (from the table's header to the next
+    header); a ``missing`` key is reported at its table's header, or nowhere for a missing
+    top-level key.
+    """
     keys = [k for k in loc if isinstance(k, str)]
     if not keys:
         return None
     lines = text.splitlines()
-    # locate the enclosing table header first, then the key below it
-    start = 0
-    if len(keys) > 1:
-        header = re.compile(r"^\s*\[\[?\s*" + re.escape(keys[0]) + r"\s*\]\]?\s*$")
-        index = [i for i, ln in enumerate(lines) if header.match(ln)]
-        if index:
-            arm = next((k for k in loc if isinstance(k, int)), 0)
-            start = index[min(arm, len(index) - 1)]
-    for key in reversed(keys):
-        pattern = re.compile(r"(^|[\s{,])" + re.escape(key) + r"\s*=")
-        for i in range(start, len(lines)):
+    headers = [(i, m.group(1)) for i, ln in enumerate(lines) if (m := _HEADER.match(ln))]
+    table, key = (keys[0], keys[-1]) if len(keys) > 1 else (None, keys[0])
+    if table is None:  # top level: the lines before the first header
+        sections = [(0, headers[0][0] if headers else len(lines))]
+    else:
+        starts = [i for i, name in headers if name == table]
+        if not starts:
+            return None
+        arm = next((k for k in loc if isinstance(k, int)), 0)
+        start = starts[min(arm, len(starts) - 1)]
+        end = next((i for i, _ in headers if i > start), len(lines))
+        sections = [(start, end)]
+        if missing:
+            return start + 1
+    if missing:
+        return None
+    pattern = re.compile(r"(^|[\s{,])" + re.escape(key) + r"\s*=")
+    for start, end in sections:
+        for i in range(start, end):
             if pattern.search(lines[i]):
                 return i + 1
-        header = re.compile(r"^\s*\[\[?\s*" + re.escape(key) + r"\s*\]\]?\s*$")
-        for i in range(len(lines)):
-            if header.match(lines[i]):
+    if table is not None:  # an inline key (ratio.msc) or a value error of the table itself
+        for i in range(sections[0][0], sections[0][1]):
+            if re.search(r"(^|[\s{,])" + re.escape(keys[-2] if len(keys) > 2 else key)
+                         + r"\s*=", lines[i]):
                 return i + 1
+        return sections[0][0] + 1
     return None
+
+
+def _depth(data: Any) -> int:
+    """Nesting depth of parsed TOML (tables and arrays), without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        deepest = max(deepest, level)
+        children = value.values() if isinstance(value, dict) else \
+            value if isinstance(value, list) else ()
+        stack.extend((c, level + 1) for c in children if isinstance(c, dict | list))
+    return deepest
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
@@ -345,7 +406,8 @@ def spec_from_dict(data: dict[str, Any], *, file: str | Path | None = None,
         elif first["type"] == "missing":
             message = "required field is missing"
         field = _dotted(loc) or None
-        line = _line_of(text, loc) if text is not None else None
+        line = _line_of(text, loc, missing=first["type"] == "missing") \
+            if text is not None else None
         more = len(err.errors()) - 1
         if more:
             message += f" (and {more} more error{'s' if more > 1 else ''})"
@@ -365,7 +427,11 @@ def load_spec(reference: str | Path) -> TrialSpec:
     from mscsim.trial._designs import design_path
 
     path = design_path(reference)
-    text = path.read_text(encoding="utf-8")
+    check_limit(path.stat().st_size, "spec_bytes", file=path, what="the trial spec's size")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 text (byte {err.start})", file=path) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -373,6 +439,11 @@ def load_spec(reference: str | Path) -> TrialSpec:
         line = int(found.group(1)) if found else None
         msg = str(err).split(" (at line")[0]
         raise InputError(f"invalid TOML: {msg}", file=path, line=line) from None
+    except RecursionError:
+        raise InputError("invalid TOML: arrays or tables nested too deep to read", file=path,
+                         hint="a trial spec nests a few levels at most") from None
+    check_limit(_depth(data), "toml_depth", file=path,
+                what="the nesting depth of arrays and tables")
     spec = spec_from_dict(data, file=path, text=text)
     pop = spec.population
     if pop.source == "folder" and pop.path and not Path(pop.path).is_absolute():
