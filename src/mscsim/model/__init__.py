@@ -30,7 +30,8 @@ from mscsim.model._standard_of_care import (
 )
 
 __all__ = [
-    "BUILTIN_MODELS", "ERAS", "IMV", "STANDARDS_OF_CARE", "OBSERVABLES", "OBSERVABLE_NAMES", "PATHWAY_INPUTS", "SUPPORT_LEVELS",
+    "BUILTIN_MODELS", "ERAS", "IMV", "STANDARDS_OF_CARE", "OBSERVABLES", "OBSERVABLE_NAMES",
+    "PATHWAY_INPUTS", "SUPPORT_LEVELS",
     "Dosing", "Model", "Observable", "Parameter", "ParameterTable", "Pathway", "PathwayRules",
     "ReferencePatient", "Variability", "care_pathway", "has_pathway", "load_model",
     "load_model_file",

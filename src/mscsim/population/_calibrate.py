@@ -60,8 +60,6 @@ from mscsim.population._tables import (
 from mscsim.population._targets import (
     CARE_HOME_IFR,
     CEILING_BANDS,
-    SALJE_AGE_BANDS,
-    SALJE_ICU_GIVEN_HOSP,
     DEATHS_MEAN_AGE,
     HOSPITALISED,
     HOSPITALISED_MEAN_AGE,
@@ -69,6 +67,8 @@ from mscsim.population._targets import (
     IFR_80_PLUS,
     IFR_AGES,
     IFR_BY_AGE,
+    SALJE_AGE_BANDS,
+    SALJE_ICU_GIVEN_HOSP,
     levin_ifr,
 )
 
@@ -386,7 +386,9 @@ def calibrate(n: int = 4000, seed: int = 20200301, *, slopes: tuple[float, ...] 
     log(f"stage A: ifn_shift={shift:.4f}, ifn_age_slope={slope:.4f}")
     patients = generate(shift, slope, hazard_n).ok
     severity_fit = fit_ceiling(patients, severity_fit)
-    log(f"stage D: ceiling of care {dict(zip(severity_fit.ceiling_ages, severity_fit.ceiling_probabilities, strict=True))}")
+    ceiling = dict(zip(severity_fit.ceiling_ages, severity_fit.ceiling_probabilities,
+                       strict=True))
+    log(f"stage D: ceiling of care {ceiling}")
     if (severity_fit.ceiling_ages, severity_fit.ceiling_probabilities) != (
             base.ceiling_ages, base.ceiling_probabilities):  # the hazard depends on it
         patients = generate_population(hazard_n, seed, options=options,

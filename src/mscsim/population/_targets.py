@@ -158,7 +158,8 @@ IMV_GIVEN_HOSPITALISED = Target(
     "invasive ventilation among hospitalised patients: 17% mechanically ventilated (invasive "
     "or not) of 10,021 German inpatients (Karagiannidis 2020 Lancet Respir Med "
     "doi:10.1016/S2213-2600(20)30316-7, abstract); 16% on IMV at randomisation in RECOVERY "
-    "(Horby 2021 NEJM doi:10.1056/NEJMoa2021436, as recalled); in France 42% of critical-care patients "
+    "(Horby 2021 NEJM doi:10.1056/NEJMoa2021436, as recalled); in France 42% of critical-care "
+    "patients "
     "had IMV as highest support in surge 1 (Ann Intensive Care 2023 "
     "doi:10.1186/s13613-022-01097-3, abstract) of about 25% in critical care; band: "
     "assumption spanning these")

@@ -146,7 +146,8 @@ class Eligibility(_Strict):
     ards: list[ArdsBand] | None = Field(
         None, description="Berlin P/F bands allowed: none (>= 300), mild (200-300), "
                           "moderate (100-200), severe (< 100); default any")
-    ventilated: bool | None = Field(None, description="true: on invasive ventilation (care pathway) at "
+    ventilated: bool | None = Field(None, description="true: on invasive ventilation (care "
+                                    "pathway) at "
                                     "enrolment; false: not ventilated; default either")
     age_min: float = Field(18.0, ge=0, description="minimum age (years)")
     age_max: float = Field(120.0, gt=0, description="maximum age (years)")
