@@ -183,7 +183,7 @@ def validation_rows(ok: pd.DataFrame, profile: str, *, reps: int = 200, seed: in
     simulated = statistics(ok)
     intervals = bootstrap(ok, reps, np.random.default_rng(seed)) if reps else {}
     targets = TARGETS + (CARE_HOME_TARGETS if CARE_HOME_IFR.name in simulated else ())
-    rows = []
+    rows: list[dict[str, object]] = []
     for t in targets:
         value = simulated[t.name]
         low, high = intervals.get(t.name, (math.nan, math.nan))
