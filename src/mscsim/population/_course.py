@@ -36,7 +36,8 @@ from mscsim.simulate import BatchResult
 
 COURSE_OUTPUTS = tuple(dict.fromkeys((*PATHWAY_INPUTS, "lymphocytes_1e9_l", "cd4_blood_1e6_l",
                                       "cd8_blood_1e6_l", "cum_hazard")))
-LYMPHOPENIA_1E9_L = 1.0  # lymphocytes < 1.0 x1e9/L (Guan 2020 NEJM definition)
+# Guan 2020 NEJM counted lymphocytopenia as < 1,500 per mm3 (Table 3, as recalled)
+LYMPHOPENIA_1E9_L = 1.5
 
 
 def _first(mask: np.ndarray, times: np.ndarray) -> np.ndarray:

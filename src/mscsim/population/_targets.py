@@ -97,9 +97,16 @@ IL6_SEVERE = Target(
     "Herold 2020 (as above): IL-6 27-277 pg/mL in severe disease (patients who needed "
     "mechanical ventilation); compared: median peak IL-6 of ventilated patients (P/F < 100)")
 ADMITTED_LYMPHOPENIA = Target(
-    "admitted_lymphopenia_frac", 0.832, 0.63, 0.96,
-    "Guan 2020 NEJM: 83.2% lymphopenic at admission (range across studies 63% Huang 2020 to "
-    "96% in ICU, Pan 2022)")
+    "admitted_lymphopenia_frac", 0.832, 0.70, 0.96,
+    "Guan 2020 NEJM doi:10.1056/NEJMoa2002032: 83.2% (731 of 879) with lymphocytes below "
+    "1,500 per mm3 at admission, about 80% in non-severe and 96% in severe patients (Table 3, "
+    "as recalled; not re-read here); compared with the same threshold (Huang 2020's 63% used "
+    "1,000 per mm3 and is not comparable); band: assumption spanning Guan's subgroups")
+ADMITTED_LYMPHOCYTES = Target(
+    "admitted_lymphocytes_median_1e9_l", 1.0, 0.7, 1.3,
+    "Guan 2020 NEJM: median lymphocyte count at admission 1,000 per mm3 (IQR 700-1,300; "
+    "Table 3, as recalled; not re-read here); band: that IQR (assumption); compared: median "
+    "lymphocyte count at admission of hospitalised patients")
 
 
 #: Salje 2020 Tables S1-S2 (final version; as transcribed in epicentre-msf/covidestim

@@ -22,6 +22,7 @@ from mscsim.population._calibrate import deaths_mean_age, ifr_by_age
 from mscsim.population._generate import Population
 from mscsim.population._targets import (
     ADMISSION_TO_DEATH,
+    ADMITTED_LYMPHOCYTES,
     ADMITTED_LYMPHOPENIA,
     ADMITTED_WITHOUT_OXYGEN,
     CARE_HOME_DEATH_SHARE,
@@ -62,8 +63,8 @@ TARGETS: tuple[Target, ...] = (
     *ICU_BY_AGE, ICU_GIVEN_HOSPITALISED, IMV_GIVEN_HOSPITALISED, HOSPITAL_MORTALITY,
     *HOSP_DEATH_BY_AGE, IMV_MORTALITY, ONSET_TO_ADMISSION, ADMISSION_TO_DEATH, LENGTH_OF_STAY,
     ADMITTED_WITHOUT_OXYGEN, INCUBATION_MEDIAN, PEAK_VIRAL_LOAD, PEAK_TO_ONSET, IL6_MILD,
-    IL6_SEVERE, IL6_AUC_VENTILATION, ADMITTED_LYMPHOPENIA, CD4_SEVERE_VS_MODERATE,
-    CD8_SEVERE_VS_MODERATE, VIRAL_CLEARED, VIRAL_CLEARANCE_AGE_GAP)
+    IL6_SEVERE, IL6_AUC_VENTILATION, ADMITTED_LYMPHOPENIA, ADMITTED_LYMPHOCYTES,
+    CD4_SEVERE_VS_MODERATE, CD8_SEVERE_VS_MODERATE, VIRAL_CLEARED, VIRAL_CLEARANCE_AGE_GAP)
 #: rows measured only in a cohort that includes care-home residents
 CARE_HOME_TARGETS: tuple[Target, ...] = (CARE_HOME_IFR, CARE_HOME_DEATH_SHARE,
                                          IFR_85_ALL_INFECTIONS)
@@ -141,6 +142,8 @@ def statistics(ok: pd.DataFrame) -> dict[str, float]:
         IL6_AUC_VENTILATION.name: auc(peak_il6[hosp], imv[hosp]),
         ADMITTED_LYMPHOPENIA.name: _share(col("lymphopenia_at_admission").to_numpy(dtype=bool),
                                           hosp),
+        ADMITTED_LYMPHOCYTES.name: _median(
+            col("lymphocytes_at_admission_1e9_l").to_numpy(dtype=float)[hosp]),
         CD4_SEVERE_VS_MODERATE.name: _median(col("cd4_nadir_1e6_l").to_numpy(dtype=float)[imv])
         / _median(col("cd4_nadir_1e6_l").to_numpy(dtype=float)[moderate]),
         CD8_SEVERE_VS_MODERATE.name: _median(col("cd8_nadir_1e6_l").to_numpy(dtype=float)[imv])
