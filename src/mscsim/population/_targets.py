@@ -95,7 +95,8 @@ IL6_MILD = Target(
 IL6_SEVERE = Target(
     "il6_peak_median_ventilated_pg_ml", math.nan, 27.0, 277.0,
     "Herold 2020 (as above): IL-6 27-277 pg/mL in severe disease (patients who needed "
-    "mechanical ventilation); compared: median peak IL-6 of ventilated patients (P/F < 100)")
+    "mechanical ventilation); compared: median peak IL-6 of patients on invasive ventilation "
+    "in the care pathway")
 ADMITTED_LYMPHOPENIA = Target(
     "admitted_lymphopenia_frac", 0.832, 0.70, 0.96,
     "Guan 2020 NEJM doi:10.1056/NEJMoa2002032: 83.2% (731 of 879) with lymphocytes below "
