@@ -10,6 +10,7 @@ import pytest
 
 from mscsim import InputError
 from mscsim.model import IMV, PATHWAY_INPUTS, PathwayRules, care_pathway, load_model
+from mscsim.population import Population
 from mscsim.trial import allocate, analyse_endpoints, risk_ratio, run_trial, screen
 from mscsim.trial._enrol import doses_for, enrolment_delays
 from mscsim.trial._simulate import OUTPUTS, POINTS_PER_DAY, reduce_course, simulate_arm
@@ -35,6 +36,27 @@ def test_screening_flow_and_enrolment_times(cohort) -> None:
     base = cohort.control.values
     assert ((base.spo2_0 < 94) | (base.pf0 < 300)).all()
     assert base.alive_at_enrolment.all()
+
+
+def test_enrolment_can_count_from_intubation() -> None:
+    base = severe_population()
+    table = base.patients.copy()
+    # every other admitted patient "intubated" two days after admission, the rest never
+    table["ventilation_day"] = np.where(table.patient % 2 == 0, table.admission_day + 2, np.nan)
+    population = Population(patients=table, manifest=base.manifest)
+    ventilated = spec(enrolment={"anchor": "ventilation", "window_days": [0, 1]},
+                      eligibility={"hypoxaemia": False})
+    cohort = screen(ventilated, population, engine="serial")
+    admitted = table[np.isfinite(table.admission_day)]
+    never = int((~np.isfinite(admitted.ventilation_day)).sum())
+    assert never > 0 and cohort.exclusions["never reached the anchor (ventilation)"] == never
+    assert cohort.flow["assessed at enrolment"] == len(admitted) - never
+    el = cohort.eligible.merge(table[["patient", "ventilation_day"]], on="patient")
+    assert (el.patient % 2 == 0).all()
+    delay = el.enrol_day - np.ceil(el.ventilation_day * POINTS_PER_DAY) / POINTS_PER_DAY
+    assert ((delay >= 0) & (delay <= 1)).all()
+    with pytest.raises(InputError, match="lacks columns: ventilation_day"):
+        screen(ventilated, base, engine="serial")
 
 
 def test_enrolment_delay_is_per_patient_and_seeded() -> None:

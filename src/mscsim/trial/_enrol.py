@@ -62,7 +62,8 @@ def load_cohort_population(spec: TrialSpec, *, engine: EngineLike = "process",
 
 
 def enrolment_delays(seed: int, patients: np.ndarray, window: tuple[float, float]) -> np.ndarray:
-    """Delay from admission to randomisation per patient, on the 6-hour grid of ``window``."""
+    """Delay from the enrolment anchor (admission or intubation) to randomisation per
+    patient, on the 6-hour grid of ``window``."""
     lo, hi = on_grid(np.array([window[0]]))[0], float(window[1])
     steps = int(np.floor((hi - lo) * POINTS_PER_DAY + 1e-9))
     return np.array([lo + rng(seed, ENROL_STREAM, int(p)).integers(0, steps + 1)
@@ -130,7 +131,8 @@ def screen(spec: TrialSpec, population: Population, *, engine: EngineLike = "pro
         InputError: the population lacks a needed column, or nobody is eligible.
     """
     table = population.patients
-    need = ("patient", "status", "admission_day", "death_threshold", *COVARIATES,
+    anchor_column = f"{spec.enrolment.anchor}_day"
+    need = ("patient", "status", "admission_day", anchor_column, "death_threshold", *COVARIATES,
             *PARAMETER_COLUMNS)
     missing = [c for c in dict.fromkeys(need) if c not in table.columns]
     if missing:
@@ -150,11 +152,15 @@ def screen(spec: TrialSpec, population: Population, *, engine: EngineLike = "pro
     age = admitted.age.to_numpy(float)
     in_age = admitted[(age >= el.age_min) & (age <= el.age_max)]
     exclusions = {f"age outside {el.age_min:g}-{el.age_max:g}": len(admitted) - len(in_age)}
-    candidates = in_age.reset_index(drop=True)
+    anchored = in_age[np.isfinite(in_age[anchor_column].to_numpy(float))]
+    if spec.enrolment.anchor != "admission":
+        exclusions[f"never reached the anchor ({spec.enrolment.anchor})"] = \
+            len(in_age) - len(anchored)
+    candidates = anchored.reset_index(drop=True)
     flow["assessed at enrolment"] = len(candidates)
     patients = candidates.patient.to_numpy(int)
     delays = enrolment_delays(spec.seed, patients, spec.enrolment.window_days)
-    enrol = on_grid(candidates.admission_day.to_numpy(float)) + delays
+    enrol = on_grid(candidates[anchor_column].to_numpy(float)) + delays
     base = simulate_arm(candidates[list(PARAMETER_COLUMNS)], candidates.death_threshold
                         .to_numpy(float), enrol, [[] for _ in range(len(candidates))],
                         follow_up=spec.follow_up_days, engine=engine, workers=workers,

@@ -237,13 +237,17 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+_ANCHOR_WORDS = {"admission": "admission", "ventilation": "intubation"}
+
+
 def _design(spec: dict[str, Any]) -> str:
     rows = [["trial", spec["trial"]["name"]], ["mirrors", spec["trial"].get("mirrors", "")],
             ["sample size", spec["sample_size"]], ["follow-up (days)", spec["follow_up_days"]],
             ["primary endpoint", spec["endpoints"]["primary"]],
             ["allocation", f"{spec['allocation']['method']}, ratio "
                            f"{spec['allocation']['ratio']}"],
-            ["enrolment window after admission (days)", spec["enrolment"]["window_days"]],
+            [f"enrolment window after {_ANCHOR_WORDS[spec['enrolment'].get('anchor', 'admission')]}"
+             " (days)", spec["enrolment"]["window_days"]],
             ["eligibility", json.dumps(spec["eligibility"])],
             ["population", json.dumps(spec["population"])], ["seed", spec["seed"]]]
     for arm in spec["arms"]:

@@ -132,6 +132,9 @@ def reduce_course(values: np.ndarray, times: np.ndarray, thresholds: np.ndarray,
     frame = pd.DataFrame(out)
     if bad.any():
         numeric = [c for c in frame.columns if c not in ("ok",)]
+        # a failed simulation has no outcome: flags become float so that they can hold NaN
+        flags = [c for c in numeric if frame[c].dtype == bool]
+        frame[flags] = frame[flags].astype(float)
         frame.loc[bad, numeric] = np.nan
         daily[bad] = np.nan
     return ArmOutcomes(values=frame, daily=daily)

@@ -162,11 +162,15 @@ class Eligibility(_Strict):
 
 
 class Enrolment(_Strict):
-    """When patients are randomised, relative to hospital admission."""
+    """When patients are randomised, relative to hospital admission or to intubation."""
 
+    anchor: Literal["admission", "ventilation"] = Field(
+        "admission", description="the event the window counts from: hospital admission, or "
+                                 "the start of invasive ventilation (trials of ventilated "
+                                 "patients; only patients ever ventilated are assessed)")
     window_days: tuple[float, float] = Field(
         (0.0, 2.0), strict=False,  # a TOML array is a list
-        description="[earliest, latest] delay from admission to randomisation (days); each "
+        description="[earliest, latest] delay from the anchor to randomisation (days); each "
                     "patient's delay is drawn from the seed on a 6-hour grid")
 
     @model_validator(mode="after")
