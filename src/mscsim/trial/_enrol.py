@@ -148,7 +148,7 @@ def screen(spec: TrialSpec, population: Population, *, engine: EngineLike = "pro
     ok = table[table.status == "ok"]
     flow["plausible virtual patients"] = len(ok)
     admitted = ok[np.isfinite(ok.admission_day.to_numpy(float))]
-    flow["admitted (SpO2 < 94% or P/F < 300)"] = len(admitted)
+    flow["admitted to hospital (care pathway)"] = len(admitted)
     age = admitted.age.to_numpy(float)
     in_age = admitted[(age >= el.age_min) & (age <= el.age_max)]
     exclusions = {f"age outside {el.age_min:g}-{el.age_max:g}": len(admitted) - len(in_age)}
