@@ -229,3 +229,29 @@ def test_the_pool_is_checked_right_after_screening(tiny, monkeypatch, changes, s
         power_analysis(s.model_copy(update=changes), 10, pool=None, sample_sizes=sizes,
                        population=severe_population(), engine="serial")
     assert err.value.field == field
+
+
+def test_a_failed_msc_arm_simulation_leaves_the_pool(monkeypatch) -> None:
+    import mscsim.trial._power as power_module
+    from mscsim.trial._simulate import ArmOutcomes
+
+    real = power_module.simulate_arm
+
+    def first_fails(*args, **kwargs):
+        arm = real(*args, **kwargs)
+        values = arm.values.copy()
+        flags = [c for c in values.columns if c != "ok" and values[c].dtype == bool]
+        values[flags] = values[flags].astype(float)
+        values.loc[0, "ok"] = False
+        values.loc[0, [c for c in values.columns if c != "ok"]] = np.nan
+        return ArmOutcomes(values=values, daily=arm.daily)
+
+    monkeypatch.setattr(power_module, "simulate_arm", first_fails)
+    design = spec()
+    cohort = screen(design, severe_population(), engine="serial")
+    pool = build_pool(design, cohort=cohort, engine="serial")
+    assert pool.size == cohort.size - 1 == len(pool.treated)
+    assert pool.cohort.exclusions["simulation failed under the MSC arm"] == 1
+    assert pool.cohort.flow["eligible"] == pool.size
+    assert pool.treated.ok.all() and not pool.treated.drop(columns="ok").isna().all(axis=1).any()
+    assert pool.cohort.eligible.patient.tolist() == cohort.eligible.patient.tolist()[1:]
