@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                          "0.82 (0.72-0.94) in patients on oxygen (Horby 2021 NEJM "
                          "doi:10.1056/NEJMoa2021436); mechanism: glucocorticoid suppression "
                          "of monocyte recruitment and macrophage IL-6/TNF"),
-            "toci_emax": (toci_emax, f"calibrated (same script) to RECOVERY tocilizumab: "
+            "toci_emax": (toci_emax, "calibrated (same script) to RECOVERY tocilizumab: "
                           "28-day RR 0.85 (0.76-0.94) in hypoxic patients with CRP >= 75 "
                           "mg/L, with dexamethasone in both arms (RECOVERY 2021 Lancet "
                           "doi:10.1016/S0140-6736(21)00676-0)")})

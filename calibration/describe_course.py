@@ -100,11 +100,12 @@ def biomarkers(p: pd.DataFrame) -> str:
              "|---|---|---|---|---|---|---|---|---|"]
     for name, mask in groups:
         g = p[mask]
-        lines.append(
-            f"| {name} | {len(g):,} | {_median_iqr(g.peak_il6_pg_ml)} | "
-            f"{_median_iqr(g.il6_at_admission_pg_ml)} | {_median_iqr(g.min_lymphocytes_1e9_l, 2)} | "
-            f"{_median_iqr(g.lymphocytes_at_admission_1e9_l, 2)} | {_median_iqr(g.cd4_nadir_1e6_l, 0)} | "
-            f"{_median_iqr(g.cd8_nadir_1e6_l, 0)} | {_median_iqr(g.min_pf_ratio_mmhg, 0)} |")
+        cells = [_median_iqr(g.peak_il6_pg_ml), _median_iqr(g.il6_at_admission_pg_ml),
+                 _median_iqr(g.min_lymphocytes_1e9_l, 2),
+                 _median_iqr(g.lymphocytes_at_admission_1e9_l, 2),
+                 _median_iqr(g.cd4_nadir_1e6_l, 0), _median_iqr(g.cd8_nadir_1e6_l, 0),
+                 _median_iqr(g.min_pf_ratio_mmhg, 0)]
+        lines.append(f"| {name} | {len(g):,} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
