@@ -24,12 +24,9 @@ SUPPORT_LEVELS = ("none", "oxygen", "hfnc_niv", "imv")
 
 
 def _quartiles(values: pd.Series) -> str:
-    finite = values.to_numpy(dtype=float)
-    finite = finite[np.isfinite(finite)]
-    if not len(finite):
-        return "– (none)"
-    q1, q2, q3 = np.percentile(finite, [25, 50, 75])
-    return f"{q2:.1f} [{q1:.1f}, {q3:.1f}] (n={len(finite):,})"
+    """Median [IQR] with the number of finite values."""
+    n = int(np.isfinite(values.to_numpy(dtype=float)).sum())
+    return f"{_median_iqr(values)} (n={n:,})" if n else "– (none)"
 
 
 def _share(mask: pd.Series, among: pd.Series) -> str:

@@ -182,9 +182,7 @@ def screen(spec: TrialSpec, population: Population, *, engine: EngineLike = "pro
                                      "death_threshold", "admission_day"]].copy()
     eligible["enrol_day"] = enrol[keep]
     eligible = eligible.reset_index(drop=True)
-    values = base.values[keep].reset_index(drop=True)
-    control = ArmOutcomes(values=values, daily=base.daily[keep])
-    return Cohort(eligible=eligible, control=control, flow=flow, exclusions=exclusions)
+    return Cohort(eligible=eligible, control=base.rows(keep), flow=flow, exclusions=exclusions)
 
 
 

@@ -71,7 +71,7 @@ from mscsim.trial._enrol import (
     stage_progress,
 )
 from mscsim.trial._run import _clean, options_of
-from mscsim.trial._simulate import ARM_CHUNK_SIZE, ArmOutcomes, ArmStore, simulate_arm
+from mscsim.trial._simulate import ARM_CHUNK_SIZE, ArmStore, simulate_arm
 from mscsim.trial._spec import TrialSpec
 
 POOL_RATIO_VALID = 10.0
@@ -189,8 +189,7 @@ def build_pool(spec: TrialSpec, *, population: Population | None = None,
         # leave it out of the pool, counted as an exclusion, rather than analyse NaN
         cohort = _without(cohort, ~failed)
         check_pool_size(cohort.size, spec.sample_size)
-        treated = ArmOutcomes(values=treated.values[~failed].reset_index(drop=True),
-                              daily=treated.daily[~failed])
+        treated = treated.rows(~failed)
     return Pool(cohort=cohort, control=cohort.control.values, treated=treated.values)
 
 
@@ -200,10 +199,8 @@ def _without(cohort: Cohort, keep: np.ndarray) -> Cohort:
     flow = dict(cohort.flow, eligible=int(keep.sum()))
     exclusions = dict(cohort.exclusions)
     exclusions["simulation failed under the MSC arm"] = int((~keep).sum())
-    control = ArmOutcomes(values=cohort.control.values[keep].reset_index(drop=True),
-                          daily=cohort.control.daily[keep])
-    return Cohort(eligible=cohort.eligible[keep].reset_index(drop=True), control=control,
-                  flow=flow, exclusions=exclusions)
+    return Cohort(eligible=cohort.eligible[keep].reset_index(drop=True),
+                  control=cohort.control.rows(keep), flow=flow, exclusions=exclusions)
 
 
 def draws(spec: TrialSpec, pool_size: int, replicates: int,

@@ -63,6 +63,11 @@ class ArmOutcomes:
     values: pd.DataFrame
     daily: np.ndarray
 
+    def rows(self, keep: np.ndarray) -> ArmOutcomes:
+        """The patients selected by the boolean mask ``keep``, in order."""
+        return ArmOutcomes(values=self.values[keep].reset_index(drop=True),
+                           daily=self.daily[keep])
+
 
 def reduce_course(values: np.ndarray, times: np.ndarray, thresholds: np.ndarray,
                   enrol_days: np.ndarray, follow_up: float, ok: np.ndarray,
