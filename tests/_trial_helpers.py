@@ -56,6 +56,7 @@ def severe_population(n: int = 48, seed: int = 3) -> Population:
             "hazard_multiplier": 1.5 * float(np.exp(rng.normal(0, 0.4))),
             "body_weight_kg": float(rng.uniform(55, 95)),
             "imv_available": 1.0, "dexamethasone": 0.0, "tocilizumab": 0.0,
+            "lymphocyte_baseline_factor": 1.0, "k_ab_neut": model.parameter_defaults["k_ab_neut"],
         })
     params = pd.DataFrame(rows)
     times = output_times(40, 4)

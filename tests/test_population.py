@@ -11,6 +11,8 @@ import pytest
 from mscsim import InputError
 from mscsim.model import PathwayRules, load_model
 from mscsim.population import (
+    PARAMETER_COLUMNS,
+    Calibration,
     GenerationOptions,
     clinical_course,
     generate_population,
@@ -18,7 +20,13 @@ from mscsim.population import (
     summarise,
     write_population,
 )
-from mscsim.population._sampling import COVARIATE_STREAM, rng_for, sample_covariates
+from mscsim.population._sampling import (
+    COVARIATE_STREAM,
+    draw_covariates,
+    draw_parameters,
+    rng_for,
+    sample_covariates,
+)
 from mscsim.population._tables import age_bands
 from mscsim.simulate import BatchResult
 
@@ -66,6 +74,18 @@ def test_unknown_back_end_is_refused() -> None:
 def test_another_seed_gives_other_patients(small_population) -> None:
     other = generate_population(10, seed=8, options=SMALL, engine="serial")
     assert not np.allclose(other.patients.age, small_population.patients.age[:10])
+
+
+def test_every_drawn_parameter_is_kept_in_the_population_table() -> None:
+    """A trial re-simulates patients from the table's parameter columns alone, so every value
+    the sampler sets (random effects, covariate effects, ceiling of care) must be a column."""
+    model = load_model()
+    calibration = Calibration.load()
+    drawn: set[str] = set()
+    for patient in range(200):  # old and young, with and without comorbidities
+        covariates = draw_covariates(5, patient, calibration)
+        drawn |= set(draw_parameters(model, 5, patient, covariates, calibration))
+    assert drawn <= set(PARAMETER_COLUMNS), drawn - set(PARAMETER_COLUMNS)
 
 
 def test_covariate_distributions_follow_their_tables() -> None:

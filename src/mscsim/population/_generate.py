@@ -29,7 +29,8 @@ PLAUSIBLE = {
     "min_lymphocytes_1e9_l": (0.1, 10.0),
 }
 PARAMETER_COLUMNS = ("p_ifn", "k_cd8_kill", "p_il6_mac", "hazard_multiplier", "body_weight_kg",
-                     "imv_available", "dexamethasone", "tocilizumab")
+                     "imv_available", "dexamethasone", "tocilizumab",
+                     "lymphocyte_baseline_factor", "k_ab_neut")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from mscsim.population._tables import (
 
 COVARIATE_STREAM, EFFECTS_STREAM, DEATH_STREAM, CARE_HOME_STREAM, CEILING_STREAM = 0, 1, 2, 3, 4
 #: parameters with log-normal inter-individual variability (sd from the model's table)
-VARIABLE_PARAMETERS = ("p_ifn", "k_cd8_kill", "p_il6_mac")
+VARIABLE_PARAMETERS = ("p_ifn", "k_cd8_kill", "p_il6_mac", "lymphocyte_baseline_factor")
 CHILD_WEIGHT_KG_PER_YEAR = 3.2  # assumption: about 3.5 kg at birth, adult weight by 18 y
 
 
