@@ -96,6 +96,9 @@ def test_ventilated_studies_require_ventilation(replicas):
     for sid, r in replicas.items():
         if r.replicable and studies.loc[sid, "ventilated"] == "yes":
             assert r.spec.eligibility.ventilated is True
+            assert r.spec.enrolment.anchor == "ventilation"  # randomised after intubation
+        elif r.replicable:
+            assert r.spec.enrolment.anchor == "admission"
         if r.replicable and studies.loc[sid, "severity"] == "severe":
             assert r.spec.eligibility.hypoxaemia is True
 

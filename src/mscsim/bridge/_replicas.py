@@ -37,7 +37,9 @@ SEVERITY_RULES: dict[str, dict[str, Any]] = {
 #: days between infusions when a study gives the number of infusions but not their days:
 #: the median interval of the studies that report them (assumption)
 ASSUMED_INTERVAL_DAYS = 3.0
-#: randomisation within this window after admission (days), as the shipped trial specs
+#: randomisation within this window after the anchor (days), as the shipped trial specs: after
+#: admission, or for studies of ventilated patients after intubation (the care pathway of
+#: model v2 intubates days after admission, so a window from admission finds almost nobody)
 ENROLMENT_WINDOW = (0.0, 2.0)
 CONTROL_ARM, MSC_ARM = "control", "msc"
 
@@ -111,13 +113,18 @@ def _eligibility(row: pd.Series) -> tuple[dict[str, Any], list[str]]:
     rule = dict(SEVERITY_RULES.get(severity, SEVERITY_RULES["mixed"]))
     notes = [] if severity in SEVERITY_RULES else [f"severity '{severity}' read as mixed"]
     vent = str(row["ventilated"])
-    if vent == "yes":
-        rule.update({"ventilated": True, "ards": ["severe"]})
+    if vent == "yes":  # on invasive ventilation with ARDS (Berlin moderate or severe, P/F < 200)
+        rule.update({"ventilated": True, "ards": ["moderate", "severe"]})
     elif vent == "no":
         rule["ventilated"] = False
     elif "ventilated" not in rule:
         notes.append(f"ventilation status '{vent}': either")
     return rule, notes
+
+
+def _enrolment(eligibility: dict[str, Any]) -> dict[str, Any]:
+    anchor = "ventilation" if eligibility.get("ventilated") is True else "admission"
+    return {"anchor": anchor, "window_days": list(ENROLMENT_WINDOW)}
 
 
 def _nearest_endpoint(days: int) -> str:
@@ -182,7 +189,7 @@ def build_replica(row: pd.Series, table: pd.Series | None, *, seed: int,
         "population": {"source": "generate", "n_infections": n_infections,
                        "seed": population_seed},
         "eligibility": eligibility,
-        "enrolment": {"window_days": list(ENROLMENT_WINDOW)},
+        "enrolment": _enrolment(eligibility),
         "arms": [arm, {"name": CONTROL_ARM, "control": True}],
         "allocation": {"ratio": {MSC_ARM: n1, CONTROL_ARM: n2}, "method": "blocks",
                        "block_size": n1 + n2},
