@@ -33,7 +33,10 @@ import pandas as pd
 import pytest
 
 from mscsim.trial import (
+    AnalysisOptions,
     StatisticsWarning,
+    analyse,
+    analyse_batch,
     ancova,
     cox_ph,
     fisher_exact_batch,
@@ -203,6 +206,27 @@ def test_cox_infinite_estimate_against_R(dataset: str, ties: str) -> None:
                   ("loglik_null", "loglik_null"), ("loglik", "loglik"),
                   ("lrt_statistic", "lrt"), ("p_lrt", "p_lrt")]:
         assert_close(getattr(res, py), ref[r], f"{dataset} {ties} {py}", 1e-7)
+
+
+@pytest.mark.parametrize("dataset", [s for s in SURV_SETS if s not in MONOTONE])
+def test_trial_survival_endpoint_reports_cox_efron_and_logrank(dataset: str) -> None:
+    """A virtual trial's time-to-event endpoint reports R's coxph hazard ratio (Efron ties,
+    Wald limits) with survdiff's log-rank p-value, in the one-trial and the replicate form."""
+    d = _surv(dataset)
+    cox, logrank = REF["survival"][dataset]["cox"]["efron"], REF["survival"][dataset]["logrank"]
+    data = {"time": d["time"].to_numpy(float), "event": d["event"].to_numpy(float)}
+    arm = d["arm"].to_numpy()
+    one = analyse("survival", data, arm, AnalysisOptions(), quiet=True)
+    for py, value in [("estimate", cox["hr"]), ("ci_low", cox["ci_low"]),
+                      ("ci_high", cox["ci_high"]), ("p_wald", cox["p_wald"]),
+                      ("p_value", logrank["p_value"]), ("logrank_statistic", logrank["chisq"])]:
+        assert_close(one[py], value, f"{dataset} {py}", 1e-7)
+    assert "Cox" in one["method"] and "log-rank" in one["method"]
+    assert one["peto_estimate"] != pytest.approx(one["estimate"], rel=1e-6)  # two estimates
+    many = analyse_batch("survival", {k: np.stack([v, v]) for k, v in data.items()},
+                         np.stack([arm, arm]), AnalysisOptions())
+    for field in ("estimate", "ci_low", "ci_high", "p_value"):
+        assert_close(getattr(many, field)[1], one[field], f"{dataset} batch {field}", 1e-12)
 
 
 # ---------------------------------------------------------------- ordinal

@@ -51,6 +51,7 @@ from mscsim.trial._stats.survival import (
     logrank_test,
     logrank_test_batch,
 )
+from mscsim.trial._stats.win import WinRatioResult, win_ratio
 
 __all__ = [
     "AncovaResult", "BinaryEffect", "BinaryEffectBatch", "CoxBatch", "CoxResult",
@@ -59,7 +60,8 @@ __all__ = [
     "cox_ph", "cox_ph_batch", "fisher_exact", "fisher_exact_batch", "kaplan_meier",
     "logrank_test", "logrank_test_batch", "odds_ratio", "odds_ratio_batch",
     "proportional_odds", "risk_difference", "risk_difference_batch", "risk_ratio",
-    "risk_ratio_batch", "wilcoxon_rank_sum", "wilcoxon_rank_sum_batch",
+    "risk_ratio_batch", "wilcoxon_rank_sum", "wilcoxon_rank_sum_batch", "WinRatioResult",
+    "win_ratio",
 ]
 
 # ---------------------------------------------------------------- the trial runner (issue #4)

@@ -26,7 +26,8 @@ from mscsim.trial._stats.binary import (
 from mscsim.trial._stats.common import StatisticsWarning
 from mscsim.trial._stats.continuous import ancova, wilcoxon_rank_sum, wilcoxon_rank_sum_batch
 from mscsim.trial._stats.ordinal import proportional_odds
-from mscsim.trial._stats.survival import logrank_test, logrank_test_batch
+from mscsim.trial._stats.survival import cox_ph, cox_ph_batch, logrank_test, logrank_test_batch
+from mscsim.trial._stats.win import win_ratio
 
 Data = dict[str, np.ndarray]
 
@@ -109,17 +110,31 @@ def _binary_batch(data: Data, arm: np.ndarray, opt: AnalysisOptions) -> BatchEst
 
 
 # ------------------------------------------------------------------ survival
+# The reported effect is Cox's hazard ratio (Efron ties, Wald interval), the estimate readers
+# assume; the test is the log-rank test (Cox's score test), the usual pre-specified one. Peto's
+# one-step estimate exp((O-E)/V) is given beside it, as is the log-rank statistic.
+SURVIVAL_METHOD = ("hazard ratio: Cox proportional hazards, Efron ties, Wald interval; "
+                   "p-value: log-rank test")
+
+
 def _survival_scalar(data: Data, arm: np.ndarray, opt: AnalysisOptions) -> dict[str, Any]:
-    res = logrank_test(data["time"], data["event"], arm, level=opt.level)
-    out = _common(res, "hazard ratio", arm)
-    out.update(events_treated=int(data["event"][arm == 1].sum()),
+    cox = cox_ph(data["time"], data["event"], arm, level=opt.level)
+    logrank = logrank_test(data["time"], data["event"], arm, level=opt.level)
+    out = _common(cox, "hazard ratio", arm)
+    out.update(p_value=float(logrank.p_value), method=SURVIVAL_METHOD,
+               warnings=list(dict.fromkeys([*cox.warnings, *logrank.warnings])),
+               p_wald=float(cox.p_wald), peto_estimate=float(logrank.estimate),
+               peto_ci_low=float(logrank.ci_low), peto_ci_high=float(logrank.ci_high),
+               logrank_statistic=float(logrank.statistic),
+               events_treated=int(data["event"][arm == 1].sum()),
                events_control=int(data["event"][arm == 0].sum()))
     return out
 
 
 def _survival_batch(data: Data, arm: np.ndarray, opt: AnalysisOptions) -> BatchEstimates:
-    res = logrank_test_batch(data["time"], data["event"], arm, level=opt.level)
-    return BatchEstimates(res.estimate, res.ci_low, res.ci_high, res.p_value)
+    cox = cox_ph_batch(data["time"], data["event"], arm, level=opt.level)
+    logrank = logrank_test_batch(data["time"], data["event"], arm, level=opt.level)
+    return BatchEstimates(cox.estimate, cox.ci_low, cox.ci_high, logrank.p_value)
 
 
 # ------------------------------------------------------------------ ordinal
@@ -145,6 +160,18 @@ def _rank_scalar(data: Data, arm: np.ndarray, opt: AnalysisOptions) -> dict[str,
 def _rank_batch(data: Data, arm: np.ndarray, opt: AnalysisOptions) -> BatchEstimates:
     res = wilcoxon_rank_sum_batch(data["value"], arm, estimate=True)
     return BatchEstimates(res.estimate, res.ci_low, res.ci_high, res.p_value)
+
+
+# ------------------------------------------------------------------ win ratio
+def _win_scalar(data: Data, arm: np.ndarray, opt: AnalysisOptions) -> dict[str, Any]:
+    res = win_ratio([(data["death"], "higher"), (data["vfd"], "higher"),
+                     (data["who"], "lower")], arm, level=opt.level)
+    out = _common(res, "win ratio", arm)
+    out.update(wins=res.wins, losses=res.losses, ties=res.ties,
+               decided_by={"death": res.decided_by[0], "ventilator-free days":
+                           res.decided_by[1], "WHO day 28": res.decided_by[2]},
+               net_benefit=res.net_benefit)
+    return out
 
 
 # ------------------------------------------------------------------ change (ANCOVA)
@@ -179,6 +206,7 @@ register_analyser(Analyser("survival", "hazard ratio", 1.0, _survival_scalar,
 register_analyser(Analyser("ordinal", "common odds ratio", 1.0, _ordinal_scalar,
                            _loop(_ordinal_scalar)))
 register_analyser(Analyser("rank", "Hodges-Lehmann shift", 0.0, _rank_scalar, _rank_batch))
+register_analyser(Analyser("win", "win ratio", 1.0, _win_scalar, _loop(_win_scalar)))
 register_analyser(Analyser("change", "mean difference", 0.0, _change_scalar,
                            _loop(_change_scalar)))
 

@@ -1,8 +1,8 @@
 """Endpoint definitions: from per-patient outcome values to the data an analysis needs.
 
 Days are counted from randomisation. Every endpoint belongs to a *kind* (``binary``,
-``survival``, ``ordinal``, ``rank``, ``change``) whose analyser is looked up in the
-registry of :mod:`mscsim.trial._analysis`.
+``survival``, ``ordinal``, ``rank``, ``win``, ``change``) whose analyser is looked up in
+the registry of :mod:`mscsim.trial._analysis`.
 """
 
 from __future__ import annotations
@@ -49,6 +49,11 @@ class Endpoint:
             t = values["improve_time"].to_numpy(float)
             hit = np.isfinite(t)
             return {"time": np.where(hit, t, follow_up), "event": hit.astype(float)}
+        if self.kind == "win":  # the hierarchy of win_ratio_d28, most important first
+            dead28 = died & (death <= 28)
+            return {"death": np.where(dead28, death, np.inf),
+                    "vfd": values["vfd_d28"].to_numpy(float),
+                    "who": values["who_d28"].to_numpy(float)}
         if self.kind in ("ordinal", "rank"):
             return {"value": values[self.name].to_numpy(float)}
         if self.kind == "change":
@@ -75,8 +80,12 @@ def _define(name: str) -> Endpoint:
                         "better than at randomisation, or discharged: WHO <= 3); deaths "
                         "censored at the end of follow-up", "above")
     if name == "vfd_d28":
-        return Endpoint(name, "rank", "ventilator-free days to day 28 (alive with P/F >= "
-                        "100; 0 if dead by day 28)", "above")
+        return Endpoint(name, "rank", "ventilator-free days to day 28 (alive and not on "
+                        "invasive ventilation in the care pathway; 0 if dead by day 28)", "above")
+    if name == "win_ratio_d28":
+        return Endpoint(name, "win", "win ratio of the hierarchy: death by day 28 (the later "
+                        "death wins), then ventilator-free days to day 28, then the WHO scale "
+                        "on day 28", "above")
     match = re.fullmatch(r"(\w+)_change_d(\d+)", name)
     if match:
         marker, day = match.groups()

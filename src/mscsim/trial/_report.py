@@ -36,6 +36,10 @@ MARKERS = {"il6": "IL-6 (pg/mL)", "tnf": "TNF-alpha (pg/mL)", "il10": "IL-10 (pg
            "lymphocytes": "lymphocytes (1e9/L)", "pf": "P/F (mmHg)"}
 
 
+#: effect measures shown on a log scale
+RATIO_MEASURES = ("risk ratio", "hazard ratio", "common odds ratio", "win ratio")
+
+
 def survival_table(patients: pd.DataFrame, follow_up: float) -> pd.DataFrame:
     """Kaplan-Meier table of time to death per arm (``arm`` column added)."""
     parts = []
@@ -156,7 +160,7 @@ def _power_figures(power: dict[str, Any], replicates: pd.DataFrame | None
     if replicates is not None:
         est = replicates.estimate.to_numpy(float)
         nul = replicates.null_estimate.to_numpy(float)
-        ratio = power["measure"] in ("risk ratio", "hazard ratio", "common odds ratio")
+        ratio = power["measure"] in RATIO_MEASURES
         def clean(v: np.ndarray) -> np.ndarray:
             v = v[np.isfinite(v)]
             return np.log(v[v > 0]) if ratio else v
@@ -213,7 +217,7 @@ def _curve_figure(power: dict[str, Any]) -> str:
                     float)
     axes[1].plot(n, median, "o-", color="#b2182b")
     axes[1].fill_between(n, low, high, color="#b2182b", alpha=0.15)
-    if power["measure"] in ("risk ratio", "hazard ratio", "common odds ratio"):
+    if power["measure"] in RATIO_MEASURES:
         axes[1].set_yscale("log")
     axes[1].set(title="Estimated effect across replicates: median and 95% range",
                 xlabel="patients randomised", ylabel=power["measure"])
