@@ -200,17 +200,27 @@ def test_writing_into_a_non_empty_folder_is_refused(small_population, tmp_path) 
     assert [p.name for p in (tmp_path / "x").iterdir()] == ["keep.txt"]
 
 
-@pytest.mark.parametrize("damage, message", [
-    ("no_manifest", "manifest.json is missing"),
-    ("bad_json", "not valid JSON"),
-    ("wrong_kind", "not an mscsim population manifest"),
-    ("corrupt_parquet", "cannot read patients table"),
-    ("missing_column", "lacks columns: age"),
-    ("wrong_n", "manifest says"),
+@pytest.mark.parametrize("unsealed", [False, True], ids=["sealed", "written_before_seals"])
+@pytest.mark.parametrize("damage, message, sealed_message", [
+    ("no_manifest", "manifest.json is missing", None),
+    ("bad_json", "not valid JSON", None),
+    ("wrong_kind", "not an mscsim population manifest", None),
+    ("corrupt_parquet", "cannot read patients table", "chunk 0 is damaged"),
+    ("missing_column", "lacks columns: age", "chunk 0 is damaged"),
+    ("wrong_n", "manifest says", "no\\s+longer match its manifest_sha256"),
 ])
-def test_malformed_population_folder(small_population, tmp_path, damage, message) -> None:
+def test_malformed_population_folder(small_population, tmp_path, damage, message,
+                                     sealed_message, unsealed) -> None:
+    """A sealed folder's damage is caught by its checksums and seal; a folder written before
+    them (no seal) still gets the reader's own checks."""
     folder = write_population(small_population, tmp_path / "pop")
     manifest = folder / "manifest.json"
+    if unsealed:
+        data = json.loads(manifest.read_text())
+        data.pop("manifest_sha256")
+        manifest.write_text(json.dumps(data))
+    elif sealed_message:
+        message = sealed_message
     if damage == "no_manifest":
         manifest.unlink()
     elif damage == "bad_json":

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mscsim import InputError
+from mscsim import EnvironmentFault, InputError
 from mscsim.population import (
     GenerationOptions,
     _generate,
@@ -53,7 +53,8 @@ def folder(tmp_path_factory, reference) -> Path:
 
 
 def test_layout_is_a_manifest_and_one_file_per_chunk(folder: Path) -> None:
-    assert sorted(p.name for p in folder.iterdir()) == ["chunks", "manifest.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["checksums.sha256", "chunks",
+                                                        "manifest.json"]
     assert [p.name for p in (folder / "chunks").iterdir() if p.name.startswith(".")] == []
     assert list(chunk_files(folder)) == [0, 1, 2, 3]
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -141,7 +142,7 @@ def test_a_full_disk_is_a_clear_error_and_leaves_no_half_chunk(tmp_path, monkeyp
     out = tmp_path / "pop"
     monkeypatch.setattr(_store, "_write_table",
                         lambda frame, path: _disk_fills_on_chunk(path, frame, index=2))
-    with pytest.raises(InputError, match="cannot write chunk 2: No space left on device"):
+    with pytest.raises(EnvironmentFault, match="cannot write chunk 2: No space left on device"):
         generate(out)
     assert 2 not in chunk_files(out)
     assert [p.name for p in (out / "chunks").iterdir() if p.name.startswith(".")] == []

@@ -206,3 +206,27 @@ def test_a_resumed_arm_equals_an_uninterrupted_one(tmp_path: Path, setup: dict[s
     np.testing.assert_array_equal(resumed.daily, whole.daily)
     with pytest.raises(InputError, match="chunk 0 has 6 rows, expected 5"):
         simulate_arm(*inputs, follow_up=28, engine="serial", chunk_size=5, store=store)
+
+
+def test_a_damaged_pool_chunk_is_recomputed(tmp_path: Path, setup: dict[str, Any]) -> None:
+    # issue 14: a chunk of flipped bytes was read back as if finished
+    from mscsim.population import read_population
+    from mscsim.population._store import open_store
+
+    spec = spec_from_dict(spec_data(setup["population"]))
+    cohort = screen(spec, read_population(setup["population"]), engine="serial")
+    el = cohort.eligible.iloc[:12]
+    inputs = (cohort.parameters().iloc[:12], el.death_threshold.to_numpy(float),
+              el.enrol_day.to_numpy(float), doses_for(spec, el, "msc"))
+    open_store(tmp_path, {"kind": "test.pool"}, identity=("kind",), what="pool",
+               chunk_dirs=("arm",))  # a sealed manifest, as a power analysis's pool has
+    store = ArmStore(tmp_path, "arm")
+    whole = simulate_arm(*inputs, follow_up=28, engine="serial", chunk_size=6, store=store)
+    chunk = chunk_files(tmp_path, "arm")[1]
+    data = bytearray(chunk.read_bytes())
+    data[100:300] = bytes(b ^ 0xFF for b in data[100:300])
+    chunk.write_bytes(bytes(data))
+    assert list(store.finished()) == [0]
+    resumed = simulate_arm(*inputs, follow_up=28, engine="serial", chunk_size=6, store=store)
+    pd.testing.assert_frame_equal(resumed.values, whole.values)
+    assert list(store.finished()) == [0, 1]

@@ -10,6 +10,7 @@ another run holding the folder): the input was fine, the machine was not.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 
@@ -92,3 +93,23 @@ class EnvironmentFault(MscsimError):
 
 class WorkerLostError(EnvironmentFault):
     """A task's worker process died more often than the engine's ``retries`` allow."""
+
+
+#: errors of the machine, not of the input: a full disk, a quota, permissions, a read-only or
+#: failing file system
+_ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM,
+                                 errno.EROFS, errno.EIO})
+
+
+def os_error(err: OSError, message: str, *, file: str | Path | None = None,
+             hint: str | None = None) -> MscsimError:
+    """The error to raise for ``err`` met while writing: an :class:`EnvironmentFault` (exit
+    status 3) for a full disk, permissions or a failing file system, else an
+    :class:`InputError` (a path through a file, a name that is not allowed).
+
+    ``message`` is completed with the system's reason (``: No space left on device``).
+    """
+    text = f"{message}: {err.strerror or err}"
+    if err.errno in _ENVIRONMENT_ERRNOS:
+        return EnvironmentFault(text, file=file, hint=hint)
+    return InputError(text, file=file, hint=hint)

@@ -368,9 +368,11 @@ FILES = ("manifest.json", "replicas.csv", "specs.json", "risks.csv", "likelihood
          "calibration.json", "fit.csv", "sensitivity.csv")
 
 
-def write_bridge(result: BridgeResult, folder: str | Path, *, overwrite: bool = False) -> Path:
-    """Write the bridge folder atomically (see ``docs/bridge.md`` for its files)."""
-    with atomic_folder(folder, overwrite=overwrite) as tmp:
+def write_bridge(result: BridgeResult, folder: str | Path, *, overwrite: bool = False,
+                 contents_at_start: set[Path] | None = None) -> Path:
+    """Write the bridge folder atomically (see ``docs/bridge.md`` for its files, and
+    :func:`mscsim._io.atomic_folder` for ``contents_at_start``)."""
+    with atomic_folder(folder, overwrite=overwrite, contents_at_start=contents_at_start) as tmp:
         (tmp / "manifest.json").write_text(json.dumps(result.manifest, indent=2) + "\n")
         result.replicas.to_csv(tmp / "replicas.csv", index=False)
         (tmp / "specs.json").write_text(json.dumps(result.specs, indent=2) + "\n")

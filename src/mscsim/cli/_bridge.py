@@ -53,10 +53,10 @@ def calibrate(
     quiet: bool = typer.Option(False, "--quiet", help="no progress output"),
 ) -> None:
     """Simulate the replicas on the parameter grid and calibrate on the earlier studies."""
-    from mscsim._io import check_output_folder
+    from mscsim._io import check_output_folder, folder_contents
     from mscsim.bridge import BridgeOptions, calibrate, write_bridge
 
-    check_output_folder(output, overwrite=overwrite)
+    at_start = folder_contents(check_output_folder(output, overwrite=overwrite))
     extra: dict[str, object] = {}
     scales = comma_separated(emax_scales, "emax_scales", float)
     if scales is not None:
@@ -72,7 +72,7 @@ def calibrate(
     pool = get_engine(engine, workers, scheduler)
     with pool, progress_bars(quiet) as bars:
         result = calibrate(options, engine=pool, progress=bars)
-    write_bridge(result, output, overwrite=overwrite)
+    write_bridge(result, output, overwrite=overwrite, contents_at_start=at_start)
     if not quiet:
         mle = ", ".join(f"{k} = {v:g}" for k, v in result.calibration["mle"].items())
         typer.echo(f"calibrated on {len(result.calibration['calibration_studies'])} studies "

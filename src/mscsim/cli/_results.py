@@ -19,14 +19,18 @@ def query(
                               help="DuckDB SQL; a population's rows are the view 'patients'"),
     as_json: bool = typer.Option(False, "--json", help="print JSON records"),
     as_csv: bool = typer.Option(False, "--csv", help="print CSV"),
+    unrestricted: bool = typer.Option(
+        False, "--unrestricted", help="allow several statements and any DuckDB statement or "
+        "file (COPY, ATTACH, other files); by default one SELECT reading only DIR's data"),
 ) -> None:
-    """Run SQL over DIR's Parquet data without loading it: 'patients' (a population's chunk
-    files, or a trial's patients.parquet) and one view per other NAME.parquet file."""
+    """Run one SELECT over DIR's Parquet data without loading it: 'patients' (a population's
+    chunk files, or a trial's patients.parquet) and one view per other NAME.parquet file.
+    The query can read nothing else and write nothing, unless --unrestricted."""
     from mscsim.population import query_results
 
     if as_json and as_csv:
         raise InputError("choose one of --json and --csv", field="format")
-    table = query_results(folder, sql)
+    table = query_results(folder, sql, unrestricted=unrestricted)
     if as_json:
         typer.echo(table.to_json(orient="records", indent=2))
     elif as_csv:

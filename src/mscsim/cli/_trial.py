@@ -63,15 +63,15 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", help="no progress output"),
 ) -> None:
     """Simulate one trial: patients.parquet, trajectories.parquet, summary.json."""
-    from mscsim._io import check_output_folder
+    from mscsim._io import check_output_folder, folder_contents
     from mscsim.trial import load_spec, run_trial, write_trial
 
     spec = load_spec(spec_file)
-    check_output_folder(output, overwrite=overwrite)
+    at_start = folder_contents(check_output_folder(output, overwrite=overwrite))
     pool = get_engine(engine, workers, scheduler, chunk_size=chunk_size)
     with pool, progress_bars(quiet) as bars:
         result = run_trial(spec, seed, engine=pool, progress=bars)
-    write_trial(result, output, overwrite=overwrite)
+    write_trial(result, output, overwrite=overwrite, contents_at_start=at_start)
     if not quiet:
         typer.echo(f"wrote {output} ({len(result.patients)} patients randomised)", err=True)
 

@@ -30,11 +30,11 @@ from mscsim.population._generate import GenerationOptions, Population, populatio
 from mscsim.population._store import (
     DEFAULT_CHUNK_SIZE,
     MANIFEST_FILE,
-    chunk_files,
     generate_population_folder,
     load_manifest,
     package_versions,
     read_population,
+    resumable_chunks,
 )
 from mscsim.population._tables import Calibration
 
@@ -94,7 +94,13 @@ def _manifest(folder: Path) -> dict[str, Any] | None:
 
 def _complete(folder: Path) -> bool:
     manifest = _manifest(folder)
-    return manifest is not None and len(chunk_files(folder)) == manifest.get("n_chunks")
+    if manifest is None or not isinstance(manifest.get("n_chunks"), int):
+        return False
+    try:  # a damaged chunk makes the folder incomplete: generating it again recomputes it
+        return len(resumable_chunks(folder, n_chunks=manifest["n_chunks"])) == \
+            manifest["n_chunks"]
+    except InputError:  # a chunk the manifest does not announce: generating names it
+        return False
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ for it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 from collections.abc import Callable, Sequence
@@ -48,14 +49,15 @@ import numpy as np
 import pandas as pd
 
 from mscsim._errors import InputError
+from mscsim._io import atomic_path, folder_lock, write_text_atomic
 from mscsim.engine import EngineLike, get_engine
 from mscsim.model import load_model
 from mscsim.population import Population
 from mscsim.population._store import (
     _store_manifest,
-    chunk_files,
     load_manifest,
     open_store,
+    resumable_chunks,
 )
 from mscsim.trial._analysis import ANALYSERS, BatchEstimates, analyse_batch
 from mscsim.trial._endpoints import get_endpoint
@@ -84,7 +86,7 @@ POOL_KIND = "mscsim.trial.pool"
 #: manifest entries that decide the results: a pool begun with other values is not resumed
 POOL_IDENTITY = ("kind", "spec", "population", "replicates", "method", "chunk_size",
                  "model_sha256", "versions")
-_NOT_IDENTITY = ("versions", "layout", "chunk_size", "n_chunks")
+_NOT_IDENTITY = ("versions", "layout", "chunk_size", "n_chunks", "manifest_sha256")
 
 
 def _population_identity(spec: TrialSpec, population: Population | None) -> Any:
@@ -140,7 +142,7 @@ def open_pool_store(folder: str | Path, manifest: dict[str, Any], *,
     store = folder / POOL_DIR
     open_store(store, manifest, identity=POOL_IDENTITY, what="power analysis pool",
                chunk_dirs=manifest["stages"], overwrite=overwrite)
-    return store, sum(len(chunk_files(store, stage)) for stage in manifest["stages"])
+    return store, sum(len(resumable_chunks(store, stage)) for stage in manifest["stages"])
 
 
 @dataclass
@@ -387,75 +389,78 @@ def power_analysis(spec: TrialSpec, replicates: int, *, target_power: float | No
         raise InputError("the sample-size search and the power curve need the pool method",
                          field="method", hint="drop --method resimulate, or --target-power "
                                               "and --sample-sizes")
-    timings: dict[str, float] = {}
-    start = time.perf_counter()
-    store = None
-    if folder is not None and pool is None:
-        size = get_engine(engine, workers).chunk_size or ARM_CHUNK_SIZE
-        store, finished = open_pool_store(
-            folder, pool_manifest(spec, replicates, method, size, population),
-            overwrite=overwrite)
-        if on_start:
-            on_start(store, finished)
-    if pool is None:
-        if method == "pool":
-            pool = build_pool(spec, population=population, engine=engine, workers=workers,
-                              progress=progress, store=store, sample_sizes=sizes)
+    # one writer at a time: the folder's lock is held while its pool store is written
+    with folder_lock(folder) if folder is not None and pool is None else \
+            contextlib.nullcontext():
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        store = None
+        if folder is not None and pool is None:
+            size = get_engine(engine, workers).chunk_size or ARM_CHUNK_SIZE
+            store, finished = open_pool_store(
+                folder, pool_manifest(spec, replicates, method, size, population),
+                overwrite=overwrite)
+            if on_start:
+                on_start(store, finished)
+        if pool is None:
+            if method == "pool":
+                pool = build_pool(spec, population=population, engine=engine, workers=workers,
+                                  progress=progress, store=store, sample_sizes=sizes)
+            else:
+                cohort = screened_cohort(spec, population=population, engine=engine,
+                                         workers=workers, progress=progress, store=store)
+                check_pool_size(cohort.size, spec.sample_size)
+                pool = Pool(cohort=cohort, control=cohort.control.values,
+                            treated=cohort.control.values)
+        timings["simulation"] = time.perf_counter() - start
+        idx, arm = draws(spec, pool.size, replicates)
+        endpoint = get_endpoint(spec.endpoints.primary)
+        opt = options_of(spec)
+        if method == "resimulate":
+            if pool.cohort is None:
+                raise InputError("re-simulation needs a screened cohort", field="method")
+            start = time.perf_counter()
+            flat = np.arange(idx.size).reshape(idx.shape)
+            eff_c, eff_t = _resimulate(spec, pool.cohort, idx, arm, False, engine, workers, store)
+            nul_c, nul_t = _resimulate(spec, pool.cohort, idx, arm, True, engine, workers, store)
+            timings["simulation"] += time.perf_counter() - start
+            start = time.perf_counter()
+            effect = analyse_batch(endpoint.kind, replicate_data(spec, eff_c, eff_t, endpoint.name,
+                                                                 flat, arm), arm, opt)
+            null = analyse_batch(endpoint.kind, replicate_data(spec, nul_c, nul_t, endpoint.name,
+                                                               flat, arm), arm, opt)
+            pilot_eff = pilot_pattern(spec, eff_c, eff_t, flat, arm)
+            pilot_nul = pilot_pattern(spec, nul_c, nul_t, flat, arm)
+            surv = (pilot_pattern(spec, eff_c, eff_t, flat, arm, survival_only=True).mean(),
+                    pilot_pattern(spec, nul_c, nul_t, flat, arm, survival_only=True).mean())
         else:
-            cohort = screened_cohort(spec, population=population, engine=engine,
-                                     workers=workers, progress=progress, store=store)
-            check_pool_size(cohort.size, spec.sample_size)
-            pool = Pool(cohort=cohort, control=cohort.control.values,
-                        treated=cohort.control.values)
-    timings["simulation"] = time.perf_counter() - start
-    idx, arm = draws(spec, pool.size, replicates)
-    endpoint = get_endpoint(spec.endpoints.primary)
-    opt = options_of(spec)
-    if method == "resimulate":
-        if pool.cohort is None:
-            raise InputError("re-simulation needs a screened cohort", field="method")
-        start = time.perf_counter()
-        flat = np.arange(idx.size).reshape(idx.shape)
-        eff_c, eff_t = _resimulate(spec, pool.cohort, idx, arm, False, engine, workers, store)
-        nul_c, nul_t = _resimulate(spec, pool.cohort, idx, arm, True, engine, workers, store)
-        timings["simulation"] += time.perf_counter() - start
-        start = time.perf_counter()
-        effect = analyse_batch(endpoint.kind, replicate_data(spec, eff_c, eff_t, endpoint.name,
-                                                             flat, arm), arm, opt)
-        null = analyse_batch(endpoint.kind, replicate_data(spec, nul_c, nul_t, endpoint.name,
-                                                           flat, arm), arm, opt)
-        pilot_eff = pilot_pattern(spec, eff_c, eff_t, flat, arm)
-        pilot_nul = pilot_pattern(spec, nul_c, nul_t, flat, arm)
-        surv = (pilot_pattern(spec, eff_c, eff_t, flat, arm, survival_only=True).mean(),
-                pilot_pattern(spec, nul_c, nul_t, flat, arm, survival_only=True).mean())
-    else:
-        start = time.perf_counter()
-        effect = analyse_batch(endpoint.kind, replicate_data(
-            spec, pool.control, pool.treated, endpoint.name, idx, arm), arm, opt)
-        null = analyse_batch(endpoint.kind, replicate_data(
-            spec, pool.control, pool.control, endpoint.name, idx, arm), arm, opt)
-        pilot_eff = pilot_pattern(spec, pool.control, pool.treated, idx, arm)
-        pilot_nul = pilot_pattern(spec, pool.control, pool.control, idx, arm)
-        surv = (pilot_pattern(spec, pool.control, pool.treated, idx, arm,
-                              survival_only=True).mean(),
-                pilot_pattern(spec, pool.control, pool.control, idx, arm,
-                              survival_only=True).mean())
-    timings["analysis"] = time.perf_counter() - start
-    result = PowerResult(spec=spec, replicates=replicates, method=method, pool_size=pool.size,
-                         effect=effect, null=null, pilot_with_effect=pilot_eff,
-                         pilot_without_effect=pilot_nul,
-                         survival_pattern=(float(surv[0]), float(surv[1])),
-                         flow=dict(pool.cohort.flow) if pool.cohort else {},
-                         timings=timings)
-    if target_power is not None:
-        start = time.perf_counter()
-        result.search = sample_size_search(spec, pool, replicates, target_power, max_n=max_n)
-        timings["search"] = time.perf_counter() - start
-    if sizes:
-        start = time.perf_counter()
-        result.curve = [curve_point(spec, pool, replicates, n) for n in sizes]
-        timings["curve"] = time.perf_counter() - start
-    return result
+            start = time.perf_counter()
+            effect = analyse_batch(endpoint.kind, replicate_data(
+                spec, pool.control, pool.treated, endpoint.name, idx, arm), arm, opt)
+            null = analyse_batch(endpoint.kind, replicate_data(
+                spec, pool.control, pool.control, endpoint.name, idx, arm), arm, opt)
+            pilot_eff = pilot_pattern(spec, pool.control, pool.treated, idx, arm)
+            pilot_nul = pilot_pattern(spec, pool.control, pool.control, idx, arm)
+            surv = (pilot_pattern(spec, pool.control, pool.treated, idx, arm,
+                                  survival_only=True).mean(),
+                    pilot_pattern(spec, pool.control, pool.control, idx, arm,
+                                  survival_only=True).mean())
+        timings["analysis"] = time.perf_counter() - start
+        result = PowerResult(spec=spec, replicates=replicates, method=method, pool_size=pool.size,
+                             effect=effect, null=null, pilot_with_effect=pilot_eff,
+                             pilot_without_effect=pilot_nul,
+                             survival_pattern=(float(surv[0]), float(surv[1])),
+                             flow=dict(pool.cohort.flow) if pool.cohort else {},
+                             timings=timings)
+        if target_power is not None:
+            start = time.perf_counter()
+            result.search = sample_size_search(spec, pool, replicates, target_power, max_n=max_n)
+            timings["search"] = time.perf_counter() - start
+        if sizes:
+            start = time.perf_counter()
+            result.curve = [curve_point(spec, pool, replicates, n) for n in sizes]
+            timings["curve"] = time.perf_counter() - start
+        return result
 
 
 def check_sample_sizes(sizes: Sequence[int] | None) -> list[int]:
@@ -591,11 +596,15 @@ def write_power(result: PowerResult, folder: str | Path, *, overwrite: bool = Fa
     (created if needed; files beside a trial run's are kept, unless ``overwrite``, which
     replaces ``spec.json``). Each file is written atomically and ``power.json`` last, so a
     folder with ``power.json`` is complete."""
-    from mscsim._io import atomic_path, write_text_atomic
-
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise InputError("output path exists and is not a folder", file=folder)
+    with folder_lock(folder):
+        _write_power_files(result, folder, overwrite)
+    return folder
+
+
+def _write_power_files(result: PowerResult, folder: Path, overwrite: bool) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     spec_path = folder / "spec.json"
     spec_text = result.spec.model_dump_json(indent=2)
@@ -610,4 +619,3 @@ def write_power(result: PowerResult, folder: str | Path, *, overwrite: bool = Fa
     if overwrite or not spec_path.is_file():
         write_text_atomic(spec_path, spec_text)
     write_text_atomic(folder / "power.json", json.dumps(result.to_dict(), indent=2))
-    return folder

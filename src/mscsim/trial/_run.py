@@ -192,10 +192,12 @@ def run_trial(spec: TrialSpec, seed: int | None = None, *,
                        endpoints=endpoints, flow=flow_out, exclusions=cohort.exclusions)
 
 
-def write_trial(result: TrialResult, folder: str | Path, *, overwrite: bool = False) -> Path:
+def write_trial(result: TrialResult, folder: str | Path, *, overwrite: bool = False,
+                contents_at_start: set[Path] | None = None) -> Path:
     """Write ``patients.parquet``, ``trajectories.parquet``, ``summary.json`` and
-    ``spec.json`` to ``folder`` (built under a temporary name, then renamed into place)."""
-    with atomic_folder(folder, overwrite=overwrite) as tmp:
+    ``spec.json`` to ``folder`` (built under a temporary name, then renamed into place; see
+    :func:`mscsim._io.atomic_folder` for ``contents_at_start`` and what is never deleted)."""
+    with atomic_folder(folder, overwrite=overwrite, contents_at_start=contents_at_start) as tmp:
         result.patients.to_parquet(tmp / PATIENTS_FILE, index=False)
         result.trajectories.to_parquet(tmp / TRAJECTORIES_FILE, index=False)
         (tmp / SUMMARY_FILE).write_text(json.dumps(result.summary(), indent=2),

@@ -156,9 +156,10 @@ class ArmStore:
     stage: str
 
     def finished(self) -> dict[int, Path]:
-        from mscsim.population._store import chunk_files
+        """Chunks already written whose checksums match (a damaged one is recomputed)."""
+        from mscsim.population._store import resumable_chunks
 
-        return chunk_files(self.folder, self.stage)
+        return resumable_chunks(self.folder, self.stage)
 
     def write(self, index: int, outcomes: ArmOutcomes) -> None:
         from mscsim.population._store import write_chunk
