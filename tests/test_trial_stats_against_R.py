@@ -40,6 +40,7 @@ from mscsim.trial import (
     ancova,
     cox_ph,
     fisher_exact_batch,
+    get_endpoint,
     kaplan_meier,
     logrank_test,
     odds_ratio_batch,
@@ -53,7 +54,8 @@ R_DIR = Path(__file__).parent / "r"
 SCRIPT = R_DIR / "trial_stats_reference.R"
 REF: dict[str, Any] = json.loads((R_DIR / "trial_stats_reference.json").read_text("utf-8"))
 DATA_FILES = ["trial_stats_binary.csv", "trial_stats_survival.csv",
-              "trial_stats_ordinal.csv", "trial_stats_continuous.csv"]
+              "trial_stats_ordinal.csv", "trial_stats_continuous.csv",
+              "trial_stats_competing.csv"]
 
 
 def _csv(name: str) -> pd.DataFrame:
@@ -227,6 +229,22 @@ def test_trial_survival_endpoint_reports_cox_efron_and_logrank(dataset: str) -> 
                          np.stack([arm, arm]), AnalysisOptions())
     for field in ("estimate", "ci_low", "ci_high", "p_value"):
         assert_close(getattr(many, field)[1], one[field], f"{dataset} batch {field}", 1e-12)
+
+
+def test_time_to_improvement_hazard_ratio_is_fine_gray_against_R() -> None:
+    """With deaths kept in the risk set to the end of follow-up (the trial's definition) and
+    only administrative censoring, the endpoint's Cox HR is the Fine-Gray subdistribution HR:
+    equal to survival::finegray + coxph (weights all 1)."""
+    d = _csv("competing")
+    ref = REF["competing"]["fine_gray"]
+    assert ref["weights"] == [1, 1]
+    endpoint = get_endpoint("time_to_improvement")
+    values = pd.DataFrame({"improve_time": np.where(d["status"] == 1, d["time"], np.nan),
+                           "death_time": np.where(d["status"] == 2, d["time"], np.nan)})
+    data = endpoint.data(values, follow_up=28.0)
+    out = analyse("survival", data, d["arm"].to_numpy(), AnalysisOptions(), quiet=True)
+    for py, r in [("estimate", "hr"), ("ci_low", "ci_low"), ("ci_high", "ci_high")]:
+        assert_close(out[py], ref[r], py, 1e-7)
 
 
 # ---------------------------------------------------------------- ordinal

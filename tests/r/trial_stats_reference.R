@@ -109,16 +109,28 @@ continuous <- rbind(
   data.frame(dataset = "pf_ratio", outcome = nt_out, baseline = nt_base, arm = nt_arm,
              age = round(rnorm(30, 62, 10))))
 
+# competing risks (improvement vs death), administrative censoring at day 28 only, as in a
+# virtual trial; status 1 = improved, 2 = died, 0 = alive and not improved at day 28
+cr_arm <- rep(0:1, each = 40)
+cr_improve <- ceiling(rexp(80, ifelse(cr_arm == 1, 0.08, 0.05)))
+cr_death <- ceiling(rexp(80, 0.025))
+cr_status <- ifelse(cr_improve < cr_death & cr_improve <= 28, 1L,
+                    ifelse(cr_death <= 28, 2L, 0L))
+competing <- data.frame(time = pmin(cr_improve, cr_death, 28), status = cr_status,
+                        arm = cr_arm)
+
 write_data(binary, "trial_stats_binary.csv")
 write_data(survival_data, "trial_stats_survival.csv")
 write_data(ordinal, "trial_stats_ordinal.csv")
 write_data(continuous, "trial_stats_continuous.csv")
+write_data(competing, "trial_stats_competing.csv")
 
 # read back so that R analyses exactly what the CSVs hold
 binary <- read.csv(file.path(out_dir, "trial_stats_binary.csv"))
 survival_data <- read.csv(file.path(out_dir, "trial_stats_survival.csv"))
 ordinal <- read.csv(file.path(out_dir, "trial_stats_ordinal.csv"))
 continuous <- read.csv(file.path(out_dir, "trial_stats_continuous.csv"))
+competing <- read.csv(file.path(out_dir, "trial_stats_competing.csv"))
 
 # ------------------------------------------------------------------ binary
 wald <- function(measure, to) {
@@ -192,6 +204,18 @@ for (name in unique(survival_data$dataset)) {
     cox = cox)
 }
 
+# ------------------------------------------------------------------ competing risks
+competing$event <- factor(competing$status, 0:2, labels = c("censor", "improve", "death"))
+fg <- finegray(Surv(time, event) ~ arm, data = competing, etype = "improve")
+fg_fit <- coxph(Surv(fgstart, fgstop, fgstatus) ~ arm, weights = fgwt, data = fg,
+                control = coxph.control(eps = 1e-12, iter.max = 100))
+fg_s <- summary(fg_fit)
+competing_out <- list(fine_gray = list(
+  log_hr = num(coef(fg_fit)), hr = num(exp(coef(fg_fit))),
+  se = num(sqrt(diag(fg_s$coefficients[, "se(coef)", drop = FALSE]^2))),
+  ci_low = num(fg_s$conf.int[, "lower .95"]), ci_high = num(fg_s$conf.int[, "upper .95"]),
+  weights = num(range(fg$fgwt))))
+
 # ------------------------------------------------------------------ ordinal
 polr_out <- function(d, formula, null_formula) {
   d$y <- factor(d$who, levels = sort(unique(d$who)), ordered = TRUE)
@@ -252,6 +276,6 @@ out <- list(
               mass = as.character(packageVersion("MASS")),
               metafor = as.character(packageVersion("metafor"))),
   binary = binary_out, survival = survival_out, ordinal = ordinal_out,
-  continuous = continuous_out)
+  continuous = continuous_out, competing = competing_out)
 write_json(out, file.path(out_dir, "trial_stats_reference.json"), auto_unbox = TRUE,
            digits = NA, na = "null", pretty = TRUE)

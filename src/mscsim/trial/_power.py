@@ -73,7 +73,7 @@ from mscsim.trial._enrol import (
     stage_progress,
 )
 from mscsim.trial._run import _clean, options_of
-from mscsim.trial._simulate import ARM_CHUNK_SIZE, ArmStore, simulate_arm
+from mscsim.trial._simulate import ARM_CHUNK_SIZE, OUTCOME_DEFINITIONS, ArmStore, simulate_arm
 from mscsim.trial._spec import TrialSpec
 
 POOL_RATIO_VALID = 10.0
@@ -85,7 +85,7 @@ RESIMULATED_STAGES = ("resimulated-effect", "resimulated-null")
 POOL_KIND = "mscsim.trial.pool"
 #: manifest entries that decide the results: a pool begun with other values is not resumed
 POOL_IDENTITY = ("kind", "spec", "population", "replicates", "method", "chunk_size",
-                 "model_sha256", "versions")
+                 "model_sha256", "outcome_definitions", "versions")
 _NOT_IDENTITY = ("versions", "layout", "chunk_size", "n_chunks", "manifest_sha256")
 
 
@@ -115,6 +115,7 @@ def pool_manifest(spec: TrialSpec, replicates: int, method: str, chunk_size: int
                 "population": _population_identity(spec, population),
                 "replicates": int(replicates), "method": method,
                 "model_sha256": load_model().hash,
+                "outcome_definitions": OUTCOME_DEFINITIONS,
                 "stages": [SCREENING_STAGE, *_stages(method)]}
     full = _store_manifest(manifest, 0, chunk_size)
     full.pop("n_chunks")  # the stages' sizes are known only once screening is done

@@ -38,6 +38,13 @@ _TRAJ_SOURCE = ("il6_pg_ml", "tnf_pg_ml", "il10_pg_ml", "lymphocytes_1e9_l", "pf
 BIOMARKER_SOURCE = {"il6": "il6_pg_ml", "tnf": "tnf_pg_ml", "il10": "il10_pg_ml",
                     "lymphocytes": "lymphocytes_1e9_l"}
 DISCHARGE_WHO = 3  # WHO 0-3: ambulatory (discharged)
+#: an improvement counts once it has held this long (or until the end of follow-up); a
+#: patient who improves and then worsens or dies within it has not improved (assumption:
+#: two days, the usual "sustained for at least 48 hours")
+SUSTAINED_IMPROVEMENT_DAYS = 2.0
+#: version of the outcome definitions above; part of a power pool's identity, so a pool
+#: simulated under other definitions is not resumed
+OUTCOME_DEFINITIONS = 2
 #: patients per task (and per stored chunk) of a simulated arm, unless the engine sets one
 ARM_CHUNK_SIZE = 250
 
@@ -67,6 +74,19 @@ class ArmOutcomes:
         """The patients selected by the boolean mask ``keep``, in order."""
         return ArmOutcomes(values=self.values[keep].reset_index(drop=True),
                            daily=self.daily[keep])
+
+
+def sustained_from(condition: np.ndarray, points: int) -> np.ndarray:
+    """Where ``condition`` (patients, grid points) holds from that point on for ``points``
+    further grid points, or without a break to the end of the grid."""
+    n_t = condition.shape[1]
+    run = np.zeros(condition.shape, dtype=int)  # consecutive true points from here on
+    following = np.zeros(condition.shape[0], dtype=int)
+    for j in range(n_t - 1, -1, -1):
+        following = np.where(condition[:, j], following + 1, 0)
+        run[:, j] = following
+    to_end = run == (n_t - np.arange(n_t))[None, :]
+    return condition & ((run >= points + 1) | to_end)
 
 
 def reduce_course(values: np.ndarray, times: np.ndarray, thresholds: np.ndarray,
@@ -108,8 +128,9 @@ def reduce_course(values: np.ndarray, times: np.ndarray, thresholds: np.ndarray,
     target = np.maximum(who[:, :1] - 2, DISCHARGE_WHO)  # 2 better, or discharged
     improved = (who <= target) & alive
     improved[:, 0] = False
-    hit = improved.any(axis=1)
-    out["improve_time"] = np.where(hit, rel[improved.argmax(axis=1)], np.nan)
+    sustained = sustained_from(improved, int(round(SUSTAINED_IMPROVEMENT_DAYS * POINTS_PER_DAY)))
+    hit = sustained.any(axis=1)
+    out["improve_time"] = np.where(hit, rel[sustained.argmax(axis=1)], np.nan)
     if follow_up >= 28:
         upto = rel <= 28
         free = alive & (at("support") != IMV) & upto[None, :]
