@@ -10,6 +10,7 @@ gives (``comparisons("mortality")``, default timepoint rule, primary comparisons
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -43,8 +44,10 @@ def csv_text() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    target = Path(args[0]) if args else OWN_CSV
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("target", nargs="?", type=Path, default=OWN_CSV,
+                        help=f"CSV to write (default {OWN_CSV.name} beside this script)")
+    target = parser.parse_args(sys.argv[1:] if argv is None else argv).target
     from mscsim._io import write_text_atomic
 
     write_text_atomic(target, csv_text())
