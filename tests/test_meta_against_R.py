@@ -32,6 +32,7 @@ from mscsim.evidence._diagnostics import (
     egger_test,
     influence,
     leave_one_out,
+    rank_test,
     trim_and_fill,
 )
 from mscsim.evidence._effects import escalc
@@ -322,6 +323,25 @@ def test_egger_against_R(dataset: str, key: str, model: str) -> None:
                             ("limit_estimate", "est"), ("limit_ci_low", "ci_lb"),
                             ("limit_ci_high", "ci_ub")]:
         assert_close(getattr(eg, py_name), ref[r_name], f"regtest {model} {py_name}")
+
+
+@pytest.mark.parametrize(("dataset", "key"), DIAG_CASES, ids=DIAG_IDS)
+def test_rank_test_against_R(dataset: str, key: str) -> None:
+    ref = REF[dataset]["diagnostics"][key]["ranktest"]
+    rk = rank_test(_diag_model(dataset, key))
+    assert rk.exact  # no ties in these datasets: the exact null distribution, as R
+    assert_close(rk.tau, ref["tau"], "ranktest tau")
+    assert_close(rk.pval, ref["pval"], "ranktest pval")
+
+
+def test_rank_test_with_ties_against_R() -> None:
+    """Tied effects and variances: R's cor.test falls back to the normal approximation with
+    the tie-corrected variance, and so do we."""
+    ref = REF["ranktest_ties"]
+    rk = rank_test(rma(ref["yi"], ref["vi"], method="FE"))
+    assert not rk.exact
+    assert_close(rk.tau, ref["tau"], "ranktest tau (ties)")
+    assert_close(rk.pval, ref["pval"], "ranktest pval (ties)")
 
 
 @pytest.mark.parametrize(("dataset", "key"),

@@ -154,6 +154,8 @@ battery <- function(dat, order_var = NULL, group_var = NULL, mod_var = NULL) {
     rt <- regtest(res)
     d$regtest_rma <- list(zval = num(rt$zval), pval = num(rt$pval), ddf = num(rt$ddf),
                           est = num(rt$est), ci_lb = num(rt$ci.lb), ci_ub = num(rt$ci.ub))
+    rk <- suppressWarnings(ranktest(res))  # ties: cor.test warns and approximates
+    d$ranktest <- list(tau = num(rk$tau), pval = num(rk$pval))
     rl <- regtest(res, model = "lm")
     d$regtest_lm <- list(zval = num(rl$zval), pval = num(rl$pval), ddf = num(rl$ddf),
                          est = num(rl$est), ci_lb = num(rl$ci.lb), ci_ub = num(rl$ci.ub))
@@ -338,6 +340,13 @@ if (file.exists(own_path)) {
   ref$own <- battery(own, order_var = ordv, group_var = grpv, mod_var = modv)
   ref$own$source <- "tests/r/own_mortality.csv"
 }
+
+# ---- rank test with tied standardised effects and variances (normal approximation) -------
+ties_yi <- c(0.1, 0.3, 0.3, 0.5, -0.2, 0.8, 0.3)
+ties_vi <- c(0.04, 0.04, 0.04, 0.1, 0.2, 0.3, 0.09)
+rk_ties <- suppressWarnings(ranktest(ties_yi, ties_vi))
+ref$ranktest_ties <- list(yi = ties_yi, vi = ties_vi, tau = num(rk_ties$tau),
+                          pval = num(rk_ties$pval))
 
 write_json(ref, out_path, auto_unbox = TRUE, digits = NA, pretty = TRUE, na = "null")
 cat("wrote", out_path, "\n")

@@ -22,7 +22,7 @@ from mscsim.evidence._analysis import (
     export_comparisons,
     list_studies,
 )
-from mscsim.evidence._diagnostics import egger_test, trim_and_fill
+from mscsim.evidence._diagnostics import egger_test, rank_test, trim_and_fill
 from mscsim.evidence._meta import MetaResult, SubgroupResult
 from mscsim.evidence._plots import (
     check_plot_path,
@@ -221,7 +221,8 @@ def funnel(
     title: Annotated[str | None, typer.Option(help="Plot title.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Funnel plot with Egger's test and (by default) trim and fill."""
+    """Funnel plot with Egger's test and (by default) trim and fill; --json adds Begg and
+    Mazumdar's rank test."""
     check_plot_path(output)
     res: MetaResult = _quiet(analyse_outcome, outcome=outcome, measure=measure,
                              method=method, knha=knha, timepoint=timepoint, filters=filter,
@@ -231,12 +232,14 @@ def funnel(
     can_test = res.k >= 3 and res.method not in ("MH", "PETO")
     tf = _quiet(trim_and_fill, res) if trimfill and can_test else None
     eg = _quiet(egger_test, res) if can_test else None
+    rank = _quiet(rank_test, res) if can_test else None
     if not can_test:
-        notes.append("Egger's test and trim and fill need k >= 3 and an inverse-variance "
-                     "method; not shown")
+        notes.append("Egger's test, the rank test and trim and fill need k >= 3 and an "
+                     "inverse-variance method; not shown")
     funnel_plot(res, output, trimfill=tf, egger=eg, title=title)
     if as_json:
         typer.echo(json.dumps({"egger": eg.to_dict() if eg else None,
+                               "rank_test": rank.to_dict() if rank else None,
                                "trimfill": ({k: v for k, v in tf.to_dict().items()
                                              if k != "original"} if tf else None)},
                               indent=2, allow_nan=False))

@@ -26,12 +26,14 @@ from mscsim.evidence._diagnostics import (
     DiagnosticTable,
     EggerResult,
     InfluenceResult,
+    RankTestResult,
     TrimFillResult,
     cumulative,
     egger_test,
     funnel_table,
     influence,
     leave_one_out,
+    rank_test,
     trim_and_fill,
 )
 from mscsim.evidence._effects import MEASURES, EffectSizes, ZeroCellHandling, escalc
@@ -75,7 +77,7 @@ __all__ = [
     "cumulative",
     "cumulative_by_date",
     "cumulative_plot",
-    "egger_test",
+    "egger_test", "rank_test", "RankTestResult",
     "escalc",
     "export_comparisons",
     "forest_plot",

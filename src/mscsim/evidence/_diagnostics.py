@@ -380,6 +380,52 @@ def egger_test(result: MetaResult, *, model: str = "rma") -> EggerResult:
 
 
 # --------------------------------------------------------------------------------------
+# Begg and Mazumdar's rank correlation test
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RankTestResult:
+    """Rank correlation test for funnel-plot asymmetry (metafor ``ranktest``)."""
+
+    tau: float
+    """Kendall's tau (tau-b) between the standardised effects and their variances."""
+    pval: float
+    exact: bool
+    """Whether the p-value is the exact null distribution (no ties) or the normal
+    approximation with the tie-corrected variance (as R's ``cor.test``)."""
+    k: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tau": _f(self.tau), "pval": _f(self.pval), "exact": self.exact, "k": self.k}
+
+
+def rank_test(result: MetaResult) -> RankTestResult:
+    """Begg and Mazumdar's rank correlation test (Biometrics 1994;50:1088-1101).
+
+    The effects are standardised against the fixed-effect estimate, ``(y_i - theta) /
+    sqrt(v_i - 1/sum w)``, and Kendall's tau between them and the variances ``v_i`` is tested:
+    exactly when neither has ties, otherwise by the normal approximation (R ``cor.test(...,
+    method = "kendall", exact = TRUE)``, which metafor's ``ranktest`` calls).
+    """
+    spec = _spec_of(result)
+    if spec.kind != "uni" or not isinstance(result, MetaResult):
+        raise InputError("the rank test needs an intercept-only inverse-variance model",
+                         field="method")
+    eff, _ = _used_effects(spec)
+    y, v = eff.yi, eff.vi
+    k = y.size
+    if k < 3:
+        raise InputError(f"the rank test needs at least 3 studies (k={k})", field="k")
+    w = 1.0 / v
+    theta = float(np.sum(w * y) / np.sum(w))
+    y_star = (y - theta) / np.sqrt(v - 1.0 / np.sum(w))
+    ties = len(np.unique(y_star)) < k or len(np.unique(v)) < k
+    res = stats.kendalltau(y_star, v, method="asymptotic" if ties else "exact")
+    return RankTestResult(float(res.statistic), float(res.pvalue), not ties, k)
+
+
+# --------------------------------------------------------------------------------------
 # trim and fill
 # --------------------------------------------------------------------------------------
 
