@@ -73,9 +73,10 @@ def test_run_power_report(spec_file: Path, tmp_path: Path) -> None:
     main(["report", str(out)])
     page = (out / "report.html").read_text()
     for heading in ("Design", "CONSORT", "Kaplan-Meier", "WHO", "Biomarker", "Power",
-                    "Replicated trials"):
+                    "Replicated trials", "Cumulative incidence (Aalen-Johansen)",
+                    "died before improving"):
         assert heading in page, heading
-    assert page.count("data:image/png;base64,") >= 3
+    assert page.count("data:image/png;base64,") >= 4
 
 
 def test_run_is_reproducible_with_seed(spec_file: Path, tmp_path: Path) -> None:

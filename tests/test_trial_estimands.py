@@ -24,3 +24,21 @@ def test_the_trial_holds_improvement_for_two_days():
     one_day = np.zeros((1, 40), dtype=bool)
     one_day[0, 4:9] = True                     # 1 day (5 grid points), then worse
     assert not sustained_from(one_day, int(SUSTAINED_IMPROVEMENT_DAYS * POINTS_PER_DAY)).any()
+
+
+def test_first_events_make_improvement_and_death_compete():
+    import pandas as pd
+
+    from mscsim.trial._report import first_events, incidence_table
+
+    patients = pd.DataFrame({"arm": ["msc"] * 4 + ["placebo"] * 2,
+                             "improve_time": [2.0, np.nan, 5.0, np.nan, np.nan, 3.0],
+                             "death_time": [np.nan, 4.0, 20.0, np.nan, 10.0, np.nan]})
+    time, status = first_events(patients[patients.arm == "msc"], 28.0)
+    # improved then died later: the first event is the improvement; alive and not
+    # improved at the end: censored at day 28
+    assert time.tolist() == [2.0, 4.0, 5.0, 28.0] and status.tolist() == [1, 2, 1, 0]
+    table = incidence_table(patients, 28.0).set_index(["arm", "event"])
+    assert table.loc[("msc", "improved"), "day 7"] == 0.5
+    assert table.loc[("msc", "died before improving"), "day 28"] == 0.25
+    assert table.loc[("placebo", "died before improving"), "day 7"] == 0.0

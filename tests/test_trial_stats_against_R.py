@@ -39,6 +39,7 @@ from mscsim.trial import (
     analyse_batch,
     ancova,
     cox_ph,
+    cumulative_incidence,
     fisher_exact_batch,
     get_endpoint,
     kaplan_meier,
@@ -55,7 +56,7 @@ SCRIPT = R_DIR / "trial_stats_reference.R"
 REF: dict[str, Any] = json.loads((R_DIR / "trial_stats_reference.json").read_text("utf-8"))
 DATA_FILES = ["trial_stats_binary.csv", "trial_stats_survival.csv",
               "trial_stats_ordinal.csv", "trial_stats_continuous.csv",
-              "trial_stats_competing.csv"]
+              "trial_stats_competing.csv", "trial_stats_competing_censored.csv"]
 
 
 def _csv(name: str) -> pd.DataFrame:
@@ -229,6 +230,23 @@ def test_trial_survival_endpoint_reports_cox_efron_and_logrank(dataset: str) -> 
                          np.stack([arm, arm]), AnalysisOptions())
     for field in ("estimate", "ci_low", "ci_high", "p_value"):
         assert_close(getattr(many, field)[1], one[field], f"{dataset} batch {field}", 1e-12)
+
+
+@pytest.mark.parametrize("dataset", ["competing", "competing_censored"])
+@pytest.mark.parametrize(("arm_name", "arm"), [("control", 0), ("treated", 1)])
+def test_aalen_johansen_against_R(dataset: str, arm_name: str, arm: int) -> None:
+    """Cumulative incidence of improvement (cause 1) and death (cause 2), with and without
+    random censoring: survfit's multi-state pstate at its times."""
+    d = _csv(dataset)
+    d = d[d["arm"] == arm]
+    ref = REF["competing"]["aalen_johansen"][dataset][arm_name]
+    res = cumulative_incidence(d["time"], d["status"])
+    assert_close(res.table.time, ref["time"], "time", 1e-12)
+    assert_close(res.table.n_risk, ref["n_risk"], "n_risk", 1e-12)
+    for py, r in [("cif_1", "cif_improve"), ("cif_2", "cif_death"),
+                  ("event_free", "event_free")]:
+        assert_close(res.table[py], ref[r], f"{dataset} {arm_name} {py}", 1e-12)
+    assert_close(res.at(ref["time"], 2), ref["cif_death"], "at()", 1e-12)
 
 
 def test_time_to_improvement_hazard_ratio_is_fine_gray_against_R() -> None:

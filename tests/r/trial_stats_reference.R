@@ -118,12 +118,18 @@ cr_status <- ifelse(cr_improve < cr_death & cr_improve <= 28, 1L,
                     ifelse(cr_death <= 28, 2L, 0L))
 competing <- data.frame(time = pmin(cr_improve, cr_death, 28), status = cr_status,
                         arm = cr_arm)
+# the same with random censoring (loss to follow-up) for the Aalen-Johansen estimator
+cr_cens <- ifelse(runif(80) < 0.2, sample(1:27, 80, TRUE), 99)
+competing_censored <- data.frame(time = pmin(competing$time, cr_cens),
+                                 status = ifelse(cr_cens < competing$time, 0L,
+                                                 competing$status), arm = cr_arm)
 
 write_data(binary, "trial_stats_binary.csv")
 write_data(survival_data, "trial_stats_survival.csv")
 write_data(ordinal, "trial_stats_ordinal.csv")
 write_data(continuous, "trial_stats_continuous.csv")
 write_data(competing, "trial_stats_competing.csv")
+write_data(competing_censored, "trial_stats_competing_censored.csv")
 
 # read back so that R analyses exactly what the CSVs hold
 binary <- read.csv(file.path(out_dir, "trial_stats_binary.csv"))
@@ -131,6 +137,7 @@ survival_data <- read.csv(file.path(out_dir, "trial_stats_survival.csv"))
 ordinal <- read.csv(file.path(out_dir, "trial_stats_ordinal.csv"))
 continuous <- read.csv(file.path(out_dir, "trial_stats_continuous.csv"))
 competing <- read.csv(file.path(out_dir, "trial_stats_competing.csv"))
+competing_censored <- read.csv(file.path(out_dir, "trial_stats_competing_censored.csv"))
 
 # ------------------------------------------------------------------ binary
 wald <- function(measure, to) {
@@ -210,7 +217,20 @@ fg <- finegray(Surv(time, event) ~ arm, data = competing, etype = "improve")
 fg_fit <- coxph(Surv(fgstart, fgstop, fgstatus) ~ arm, weights = fgwt, data = fg,
                 control = coxph.control(eps = 1e-12, iter.max = 100))
 fg_s <- summary(fg_fit)
-competing_out <- list(fine_gray = list(
+aj_out <- function(d) {
+  d$event <- factor(d$status, 0:2, labels = c("censor", "improve", "death"))
+  fit <- survfit(Surv(time, event) ~ 1, data = d)
+  list(time = num(fit$time), n_risk = num(fit$n.risk[, 1]),
+       cif_improve = num(fit$pstate[, 2]), cif_death = num(fit$pstate[, 3]),
+       event_free = num(fit$pstate[, 1]))
+}
+competing_aj <- list()
+for (name in c("competing", "competing_censored")) {
+  d <- get(name)
+  competing_aj[[name]] <- list(control = aj_out(d[d$arm == 0, ]),
+                               treated = aj_out(d[d$arm == 1, ]))
+}
+competing_out <- list(aalen_johansen = competing_aj, fine_gray = list(
   log_hr = num(coef(fg_fit)), hr = num(exp(coef(fg_fit))),
   se = num(sqrt(diag(fg_s$coefficients[, "se(coef)", drop = FALSE]^2))),
   ci_low = num(fg_s$conf.int[, "lower .95"]), ci_high = num(fg_s$conf.int[, "upper .95"]),

@@ -42,11 +42,13 @@ from mscsim.trial._stats.ordinal import ProportionalOddsResult, proportional_odd
 from mscsim.trial._stats.survival import (
     CoxBatch,
     CoxResult,
+    CumulativeIncidenceResult,
     KaplanMeierResult,
     LogRankBatch,
     LogRankResult,
     cox_ph,
     cox_ph_batch,
+    cumulative_incidence,
     kaplan_meier,
     logrank_test,
     logrank_test_batch,
@@ -61,7 +63,7 @@ __all__ = [
     "logrank_test", "logrank_test_batch", "odds_ratio", "odds_ratio_batch",
     "proportional_odds", "risk_difference", "risk_difference_batch", "risk_ratio",
     "risk_ratio_batch", "wilcoxon_rank_sum", "wilcoxon_rank_sum_batch", "WinRatioResult",
-    "win_ratio",
+    "win_ratio", "CumulativeIncidenceResult", "cumulative_incidence",
 ]
 
 # ---------------------------------------------------------------- the trial runner (issue #4)

@@ -28,7 +28,7 @@ from mscsim.trial._run import (  # noqa: E402
     SUMMARY_FILE,
     TRAJECTORIES_FILE,
 )
-from mscsim.trial._stats.survival import kaplan_meier  # noqa: E402
+from mscsim.trial._stats.survival import cumulative_incidence, kaplan_meier  # noqa: E402
 
 POWER_FILE, REPLICATES_FILE = "power.json", "power_replicates.parquet"
 COLOURS = ["#b2182b", "#2166ac", "#4d9221", "#762a83"]
@@ -49,6 +49,30 @@ def survival_table(patients: pd.DataFrame, follow_up: float) -> pd.DataFrame:
         km = kaplan_meier(np.where(died, death, follow_up), died.astype(float))
         parts.append(km.table.assign(arm=arm))
     return pd.concat(parts, ignore_index=True)
+
+
+def first_events(group: pd.DataFrame, follow_up: float) -> tuple[np.ndarray, np.ndarray]:
+    """Time and cause of each patient's first event: 1 = sustained improvement, 2 = death
+    (a competing event), 0 = neither by the end of follow-up."""
+    improve = group.improve_time.to_numpy(float)
+    death = group.death_time.to_numpy(float)
+    status = np.where(np.isfinite(improve), 1, np.where(np.isfinite(death), 2, 0))
+    time = np.where(status == 1, improve, np.where(status == 2, death, follow_up))
+    return time, status
+
+
+def incidence_table(patients: pd.DataFrame, follow_up: float) -> pd.DataFrame:
+    """Aalen-Johansen cumulative incidence of improvement and of death (before improving)
+    per arm at days 7, 14 and 28 within follow-up."""
+    days = [d for d in (7, 14, 28) if d <= follow_up]
+    rows = []
+    for arm, group in patients.groupby("arm", sort=False):
+        res = cumulative_incidence(*first_events(group, follow_up))
+        for cause, label in ((1, "improved"), (2, "died before improving")):
+            values = res.at(days, cause) if cause in res.causes else np.zeros(len(days))
+            rows.append({"arm": arm, "event": label,
+                         **{f"day {d}": float(v) for d, v in zip(days, values, strict=True)}})
+    return pd.DataFrame(rows)
 
 
 def who_table(patients: pd.DataFrame, day: int) -> pd.DataFrame:
@@ -128,6 +152,26 @@ def _trial_figures(summary: dict[str, Any], patients: pd.DataFrame,
                 ylim=(0, 1.1))
     fig.tight_layout()
     figures.append(("Kaplan-Meier survival and WHO clinical progression scale", _png(fig)))
+    if "improve_time" in patients.columns:
+        fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
+        for arm, group in patients.groupby("arm", sort=False):
+            res = cumulative_incidence(*first_events(group, follow_up))
+            times = np.concatenate([[0.0], res.table.time.to_numpy(float)])
+            for ax, cause in zip(axes, (1, 2), strict=True):
+                cif = res.table[f"cif_{cause}"].to_numpy(float) if cause in res.causes \
+                    else np.zeros(len(times) - 1)
+                ax.step(times, np.concatenate([[0.0], cif]), where="post",
+                        color=_colour(arms, str(arm)), label=f"{arm} (n={len(group)})")
+        axes[0].set(title="Sustained improvement (WHO 2 points better or discharged)",
+                    xlabel="days after randomisation", ylabel="cumulative incidence",
+                    ylim=(0, 1.02), xlim=(0, follow_up))
+        axes[1].set(title="Death before improving (competing event)",
+                    xlabel="days after randomisation", ylabel="cumulative incidence",
+                    ylim=(0, 1.02), xlim=(0, follow_up))
+        axes[0].legend(frameon=False)
+        fig.tight_layout()
+        figures.append(("Cumulative incidence of improvement and death (Aalen-Johansen)",
+                        _png(fig)))
     table = trajectory_table(trajectories)
     fig, axes = plt.subplots(1, len(MARKERS), figsize=(15, 3.4))
     for ax, (marker, label) in zip(axes, MARKERS.items(), strict=True):
@@ -286,10 +330,13 @@ def _consort(summary: dict[str, Any]) -> str:
 def _endpoint_table(summary: dict[str, Any]) -> str:
     rows = []
     for name, r in summary["endpoints"].items():
+        undefined = r["estimate"] is None or r["ci_low"] is None
+        note = "; ".join(r.get("warnings") or []) if undefined else ""
         rows.append([name + (" (primary)" if r.get("primary") else ""), r["measure"],
                      _fmt(r["estimate"]), f"{_fmt(r['ci_low'])} to {_fmt(r['ci_high'])}",
-                     _fmt(r["p_value"]), r["favours_msc"] + " null"])
-    return _table(rows, ["endpoint", "measure", "estimate", "95% CI", "p", "favours MSC"])
+                     _fmt(r["p_value"]), r["favours_msc"] + " null", note])
+    return _table(rows, ["endpoint", "measure", "estimate", "95% CI", "p", "favours MSC",
+                         "why no estimate or interval"])
 
 
 def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
@@ -333,6 +380,14 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
                   for a, v in summary["arms"].items()]
         parts.append("<h2>Arms</h2>" + _table(deaths, ["arm", "n", "deaths by"]))
         parts.append("<h2>Endpoints</h2>" + _endpoint_table(summary))
+        if "improve_time" in patients.columns:
+            cif = incidence_table(patients, float(summary["follow_up_days"]))
+            rows = [[r["arm"], r["event"], *(f"{r[c]:.1%}" for c in cif.columns[2:])]
+                    for r in cif.to_dict("records")]
+            parts.append("<h2>Cumulative incidence (Aalen-Johansen)</h2><p>First event: a "
+                         "sustained improvement (held 2 days or to the end of follow-up), or "
+                         "death before improving, a competing event (not censored).</p>"
+                         + _table(rows, ["arm", "event", *cif.columns[2:]]))
         for name, data in _trial_figures(summary, patients, trajectories):
             parts.append(f"<h2>{html.escape(name)}</h2><img src='data:image/png;base64,"
                          f"{data}'>")

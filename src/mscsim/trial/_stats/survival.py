@@ -676,3 +676,75 @@ def cox_ph(time: ArrayLike, event: ArrayLike, arm: ArrayLike, *, ties: str = "ef
     res = _cox(risk_table(t[None], e[None], g[None]), ties, level)[0]
     return replace(res, warnings=emit(res.warnings))
 
+
+
+# ---------------------------------------------------------------- competing risks
+
+
+@dataclass(frozen=True, eq=False)
+class CumulativeIncidenceResult(ResultMixin):
+    """Aalen-Johansen cumulative incidence of competing events (R ``survfit`` with a factor
+    status: ``pstate``).
+
+    Attributes:
+        table: one row per distinct event or censoring time: ``time``, ``n_risk``, then per
+            cause ``events_<cause>`` and ``cif_<cause>`` (the probability of having had that
+            event by ``time``), and ``event_free`` (no event of any cause yet).
+        causes: the cause codes, in the order of the columns.
+    """
+
+    table: pd.DataFrame
+    causes: tuple[int, ...]
+    method: str
+    warnings: tuple[str, ...]
+
+    def at(self, times: ArrayLike, cause: int) -> FloatArray:
+        """The cumulative incidence of ``cause`` at ``times`` (0 before the first event)."""
+        t = np.asarray(times, dtype=float)
+        grid = self.table.time.to_numpy(float)
+        cif = self.table[f"cif_{cause}"].to_numpy(float)
+        idx = np.searchsorted(grid, t, side="right") - 1
+        return np.where(idx >= 0, cif[np.maximum(idx, 0)], 0.0)
+
+
+def cumulative_incidence(time: ArrayLike, status: ArrayLike) -> CumulativeIncidenceResult:
+    """Aalen-Johansen estimator of the cumulative incidence of each competing event.
+
+    Arguments:
+        time: time of the first event or of censoring (>= 0).
+        status: 0 = censored, 1, 2, ... = the cause of the event.
+
+    Returns:
+        A :class:`CumulativeIncidenceResult`; with no censoring before the end of follow-up
+        the incidence of each cause is the share of patients who had it.
+
+    Raises:
+        InputError: NaN or negative times, status not a non-negative integer, lengths differ.
+    """
+    t = as_float(time, "time")
+    s = as_float(status, "status")
+    if t.shape != s.shape:
+        raise InputError(f"has {s.size} values, time has {t.size}", field="status")
+    if np.any(t < 0):
+        raise InputError("times must be >= 0", field="time")
+    if np.any(s < 0) or np.any(s != np.round(s)):
+        raise InputError("must be 0 (censored) or a cause 1, 2, ...", field="status")
+    causes = tuple(int(c) for c in np.unique(s[s > 0]))
+    grid = np.unique(t)
+    n_risk = np.array([(t >= g).sum() for g in grid], dtype=float)
+    events = {c: np.array([((t == g) & (s == c)).sum() for g in grid], dtype=float)
+              for c in causes}
+    total = sum(events.values(), np.zeros(grid.size))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hazard = np.where(n_risk > 0, total / n_risk, 0.0)
+        event_free = np.cumprod(1.0 - hazard)
+        before = np.concatenate([[1.0], event_free[:-1]])
+        columns: dict[str, FloatArray] = {"time": grid, "n_risk": n_risk}
+        for c in causes:
+            columns[f"events_{c}"] = events[c]
+            columns[f"cif_{c}"] = np.cumsum(before * np.where(n_risk > 0,
+                                                              events[c] / n_risk, 0.0))
+    columns["event_free"] = np.asarray(event_free, dtype=np.float64)
+    notes = () if causes else emit(["cumulative incidence: no events"])
+    return CumulativeIncidenceResult(pd.DataFrame(columns), causes,
+                                     "Aalen-Johansen (R survfit, multi-state)", notes)
