@@ -5,8 +5,6 @@ The public surface: the model (:func:`load_model`), simulation (:func:`simulate`
 ``mscsim.model``, ``mscsim.simulate``, ``mscsim.evidence``, ``mscsim.report``.
 """
 
-__version__ = "0.1.0"
-
 from mscsim._errors import (  # noqa: E402
     EnvironmentFault,
     InputError,
@@ -14,6 +12,7 @@ from mscsim._errors import (  # noqa: E402
     MscsimError,
     SimulationError,
 )
+from mscsim._provenance import MSCSIM_VERSION as __version__
 from mscsim.model import OBSERVABLE_NAMES, Model, load_model  # noqa: E402
 from mscsim.simulate import (  # noqa: E402
     Dose,

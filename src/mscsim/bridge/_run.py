@@ -17,16 +17,15 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mscsim import __version__
 from mscsim._errors import InputError
 from mscsim._io import atomic_folder
+from mscsim._provenance import package_versions
 from mscsim.bridge._calibrate import (
     EMAX_PARAMETERS,
     GRID_PARAMETERS,
@@ -151,14 +150,6 @@ class BridgeResult:
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
-def _versions() -> dict[str, str]:
-    out = {"mscsim": __version__}
-    for pkg in ("numpy", "scipy", "pandas", "libroadrunner", "SALib"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "absent"
-    return out
 
 
 def _cohorts(replicas: list[Replica], population: Population, options: BridgeOptions, *,
@@ -352,7 +343,7 @@ def calibrate(options: BridgeOptions | None = None, *, studies: pd.DataFrame | N
         "kind": "mscsim.bridge", "cutoff": cutoff.isoformat(), "seed": options.seed,
         "options": {k: (list(v) if isinstance(v, tuple) else v)
                     for k, v in asdict(options).items()},
-        "model": model.name, "model_sha256": model.hash, "versions": _versions(),
+        "model": model.name, "model_sha256": model.hash, "versions": package_versions(),
         "population": {"n_infections": options.n_infections, "seed": options.pop_seed,
                        "manifest_seed": population.manifest.get("seed")},
         "timings_s": {k: round(v - clock["start"], 2) for k, v in clock.items()

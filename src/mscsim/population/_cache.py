@@ -25,6 +25,7 @@ from typing import Any
 
 from mscsim._errors import InputError
 from mscsim._io import cache_dir
+from mscsim._provenance import package_versions
 from mscsim.engine import EngineLike, get_engine
 from mscsim.population._generate import GenerationOptions, Population, population_manifest
 from mscsim.population._store import (
@@ -32,7 +33,6 @@ from mscsim.population._store import (
     MANIFEST_FILE,
     generate_population_folder,
     load_manifest,
-    package_versions,
     read_population,
     resumable_chunks,
 )

@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from mscsim import __version__
 from mscsim._errors import InputError
+from mscsim._provenance import MSCSIM_VERSION
 from mscsim.engine import EngineLike, chunk_ranges, get_engine
 from mscsim.model import PathwayRules, load_model, therapy_parameters
 from mscsim.population._course import COURSE_OUTPUTS, clinical_course
@@ -138,7 +138,7 @@ def population_manifest(n: int, seed: int, options: GenerationOptions,
         "calibration": dict(asdict(calibration)),
         "model": model.name,
         "model_sha256": model.hash,
-        "mscsim_version": __version__,
+        "mscsim_version": MSCSIM_VERSION,
         "parameter_columns": list(PARAMETER_COLUMNS),
         "plausible_ranges": {k: list(v) for k, v in PLAUSIBLE.items()},
         "represents": "infections (not confirmed cases): every patient is infected at day 0",

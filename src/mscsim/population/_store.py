@@ -40,7 +40,6 @@ import re
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mscsim import __version__
 from mscsim._errors import InputError, os_error
 from mscsim._io import (
     atomic_folder,
@@ -57,6 +55,7 @@ from mscsim._io import (
     folder_lock,
     write_text_atomic,
 )
+from mscsim._provenance import package_versions
 from mscsim.engine import EngineLike, chunk_ranges, get_engine
 from mscsim.population._generate import (
     GenerationOptions,
@@ -79,19 +78,11 @@ REQUIRED_COLUMNS = ("patient", "status", "age", "male", "body_weight_kg", "hospi
 #: manifest entries that decide the result: a folder begun with other values is not resumed
 IDENTITY = ("kind", "n", "seed", "options", "calibration", "model_sha256", "chunk_size",
             "versions")
-_VERSIONED = ("numpy", "pandas", "pyarrow", "libroadrunner")
 _RESUME_HINT = "run the same command again to resume"
 _RECOMPUTE_HINT = "run the command that wrote the folder again: it recomputes the chunk"
 _EXTRA_HINT = "this run did not write it: move the file elsewhere"
 
 
-def package_versions() -> dict[str, str]:
-    """Versions of mscsim and of the packages its results depend on."""
-    versions = {"mscsim": __version__}
-    for name in _VERSIONED:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[name] = metadata.version(name)
-    return versions
 
 
 def chunk_path(folder: str | Path, index: int, chunks: str = CHUNKS_DIR) -> Path:

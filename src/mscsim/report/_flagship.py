@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mscsim import __version__
 from mscsim._io import atomic_path, write_text_atomic
+from mscsim._provenance import MSCSIM_VERSION
 from mscsim.engine import EngineLike
 from mscsim.model import load_model
 from mscsim.report._course import plot_course
@@ -82,7 +82,7 @@ def flagship_report(folder: str | Path, *, dose_cells_per_kg: float = 1e6,
         "treated": _summary(treated),
         "model": model.name,
         "model_sha256": model.hash,
-        "mscsim_version": __version__,
+        "mscsim_version": MSCSIM_VERSION,
     }
     summary_path = folder / "summary.json"
     write_text_atomic(summary_path, json.dumps(summary, indent=2))

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mscsim import __version__
 from mscsim._errors import InputError
 from mscsim._io import atomic_folder
+from mscsim._provenance import MSCSIM_VERSION
 from mscsim.engine import EngineLike
 from mscsim.population import Population
 from mscsim.trial._analysis import AnalysisOptions, analyse
@@ -117,7 +117,7 @@ class TrialResult:
             "endpoints": self.endpoints,
             "flow": self.flow,
             "exclusions": self.exclusions,
-            "mscsim_version": __version__,
+            "mscsim_version": MSCSIM_VERSION,
         })
 
 
