@@ -42,3 +42,4 @@ def test_first_events_make_improvement_and_death_compete():
     assert table.loc[("msc", "improved"), "day 7"] == 0.5
     assert table.loc[("msc", "died before improving"), "day 28"] == 0.25
     assert table.loc[("placebo", "died before improving"), "day 7"] == 0.0
+

@@ -9,6 +9,7 @@ import base64
 import html
 import io
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from mscsim._errors import InputError  # noqa: E402
 from mscsim._io import read_parquet, write_text_atomic  # noqa: E402
@@ -36,6 +38,11 @@ MARKERS = {"il6": "IL-6 (pg/mL)", "tnf": "TNF-alpha (pg/mL)", "il10": "IL-10 (pg
            "lymphocytes": "lymphocytes (1e9/L)", "pf": "P/F (mmHg)"}
 
 
+#: the WHO clinical progression scale (Marshall 2020 Lancet Infect Dis), for the legend
+WHO_WORDS = ("uninfected", "asymptomatic, RNA detected", "symptomatic, independent",
+             "symptomatic, assistance needed", "hospitalised, no oxygen",
+             "oxygen by mask or prongs", "high-flow oxygen or NIV", "ventilated, P/F >= 150",
+             "ventilated, P/F < 150", "ventilated + organ support", "dead")
 #: effect measures shown on a log scale
 RATIO_MEASURES = ("risk ratio", "hazard ratio", "common odds ratio", "win ratio")
 
@@ -140,8 +147,7 @@ def _trial_figures(summary: dict[str, Any], patients: pd.DataFrame,
                 share = float(table.loc[arm, level])
                 if share > 0:
                     axes[1].bar(x, share, width * 0.9, bottom=bottom, color=cmap(level / 10),
-                                edgecolor="white",
-                                label=str(level) if k == 0 and j == 0 else None)
+                                edgecolor="white")
                     if share > 0.06:
                         axes[1].text(x, bottom + share / 2, str(level), ha="center",
                                      va="center", fontsize=7)
@@ -150,6 +156,10 @@ def _trial_figures(summary: dict[str, Any], patients: pd.DataFrame,
     axes[1].set_xticks(range(len(days)), [f"day {d}" for d in days])
     axes[1].set(title="WHO clinical progression scale (10 = dead)", ylabel="share of arm",
                 ylim=(0, 1.1))
+    legend = [Patch(color=cmap(level / 10), label=f"{level} {WHO_WORDS[level]}")
+              for level in range(11)]
+    axes[1].legend(handles=legend, title="WHO level", fontsize=7, title_fontsize=8,
+                   frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     figures.append(("Kaplan-Meier survival and WHO clinical progression scale", _png(fig)))
     if "improve_time" in patients.columns:
@@ -198,6 +208,12 @@ def _power_figures(power: dict[str, Any], replicates: pd.DataFrame | None
                         lw=1)
     axes[0].plot([power["sample_size"]], [power["power"]], "s", color="#b2182b",
                  label="design")
+    if not curve:  # one design: say how to get a curve instead of an empty axis
+        axes[0].set_xlim(0, 2 * power["sample_size"])
+        axes[0].text(0.5, 0.5, "one sample size only: mscsim trial power SPEC\n"
+                     "--sample-sizes N,N,... or --target-power P gives a curve",
+                     transform=axes[0].transAxes, ha="center", va="center", fontsize=8,
+                     color="#555555")
     axes[0].set(title=f"Power of {power['primary_endpoint']} (alpha {power['alpha']:g})",
                 xlabel="patients randomised", ylabel="power", ylim=(0, 1))
     axes[0].legend(frameon=False)
@@ -270,11 +286,12 @@ def _curve_figure(power: dict[str, Any]) -> str:
     return _png(fig)
 
 
-def _table(rows: list[list[Any]], header: list[str]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+def _table(rows: list[list[Any]], header: list[str] | None) -> str:
+    head = "" if header is None else \
+        "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
                    for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table>{head}{body}</table>"
 
 
 def _fmt(v: Any) -> str:
@@ -288,27 +305,84 @@ def _fmt(v: Any) -> str:
 _ANCHOR_WORDS = {"admission": "admission", "ventilation": "intubation"}
 
 
+def _cells(value: float) -> str:
+    """``1e6`` as ``1 × 10^6`` (readable in a table); small numbers as they are."""
+    exponent = int(math.floor(math.log10(abs(value)))) if value else 0
+    if abs(exponent) < 3:
+        return f"{value:g}"
+    return f"{value / 10**exponent:.3g} × 10^{exponent}"
+
+
+def _ratio(ratio: dict[str, float]) -> str:
+    return ":".join(f"{v:g}" for v in ratio.values()) + " (" + ":".join(ratio) + ")"
+
+
+def _eligibility_text(rule: dict[str, Any]) -> str:
+    parts = []
+    if rule.get("age_min") is not None or rule.get("age_max") is not None:
+        parts.append(f"age {rule.get('age_min', 0):g} to {rule.get('age_max', 120):g} years")
+    if rule.get("hypoxaemia") is True:
+        parts.append("hypoxaemic at enrolment (SpO2 < 94% or P/F < 300)")
+    elif rule.get("hypoxaemia") is False:
+        parts.append("not hypoxaemic at enrolment")
+    if rule.get("pf_max") is not None:
+        parts.append(f"P/F below {rule['pf_max']:g} mmHg")
+    if rule.get("pf_min") is not None:
+        parts.append(f"P/F at least {rule['pf_min']:g} mmHg")
+    if rule.get("ards"):
+        parts.append("ARDS grade " + " or ".join(rule["ards"]) + " (Berlin, by P/F)")
+    if rule.get("ventilated") is True:
+        parts.append("on invasive ventilation")
+    elif rule.get("ventilated") is False:
+        parts.append("not on invasive ventilation")
+    return "; ".join(parts) or "every admitted patient"
+
+
+def _arm_text(arm: dict[str, Any]) -> str:
+    if arm["control"]:
+        return "placebo (no cells)"
+    dose = (f"{_cells(arm['dose_cells_per_kg'])} cells/kg" if arm["dose_cells_per_kg"]
+            is not None else f"{_cells(arm['dose_cells'])} cells")
+    first = arm["first_dose_day"]
+    if arm["doses"] == 1:
+        return f"one infusion of {dose} on day {first:g}"
+    days = ", ".join(f"{first + k * arm['interval_days']:g}" for k in range(arm["doses"]))
+    return f"{arm['doses']} infusions of {dose} on days {days}"
+
+
+def _background_text(trial: dict[str, Any]) -> str:
+    care = trial.get("background_care", "era")
+    if care != "era":
+        return "none" if care == "none" else care.replace("+", " and ")
+    period = trial.get("enrolment_period")
+    when = f" ({period[0]} to {period[1]})" if period else ""
+    return f"the standard of care of the enrolment period{when}"
+
+
 def _design(spec: dict[str, Any]) -> str:
+    population = spec["population"]
+    if population.get("source") == "generate":
+        source = (f"{population['n_infections']:,} simulated infections (seed "
+                  f"{population['seed']}, calibration profile {population['calibration']}, "
+                  f"{population['backend']} back end)")
+    else:
+        source = f"stored population {population.get('path')}"
+    allocation = spec["allocation"]
+    method = (f"permuted blocks of {allocation['block_size']}"
+              if allocation["method"] == "blocks" else "simple randomisation")
+    low, high = spec["enrolment"]["window_days"]
+    anchor = _ANCHOR_WORDS[spec["enrolment"].get("anchor", "admission")]
     rows = [["trial", spec["trial"]["name"]], ["mirrors", spec["trial"].get("mirrors", "")],
-            ["sample size", spec["sample_size"]], ["follow-up (days)", spec["follow_up_days"]],
+            ["patients randomised", str(spec["sample_size"])],
+            ["follow-up", f"{spec['follow_up_days']:g} days after randomisation"],
             ["primary endpoint", spec["endpoints"]["primary"]],
-            ["allocation", f"{spec['allocation']['method']}, ratio "
-                           f"{spec['allocation']['ratio']}"],
-            [f"enrolment window after {_ANCHOR_WORDS[spec['enrolment'].get('anchor', 'admission')]}"
-             " (days)", spec["enrolment"]["window_days"]],
-            ["eligibility", json.dumps(spec["eligibility"])],
-            ["population", json.dumps(spec["population"])], ["seed", spec["seed"]]]
-    for arm in spec["arms"]:
-        if arm["control"]:
-            text = "placebo (no cells)"
-        else:
-            dose = (f"{arm['dose_cells_per_kg']:.3g} cells/kg" if arm["dose_cells_per_kg"]
-                    is not None else f"{arm['dose_cells']:.3g} cells")
-            text = (f"{arm['doses']} x {dose}, every {arm['interval_days']:g} days from day "
-                    f"{arm['first_dose_day']:g}")
-        rows.append([f"arm {arm['name']}", text])
-    return _table([[k, _fmt(v) if not isinstance(v, str) else v] for k, v in rows],
-                  ["design", ""])
+            ["allocation", f"{method}, ratio {_ratio(allocation['ratio'])}"],
+            ["enrolment", f"randomised {low:g} to {high:g} days after {anchor}"],
+            ["eligibility", _eligibility_text(spec["eligibility"])],
+            ["background care", _background_text(spec["trial"])],
+            ["virtual patients", source], ["trial seed", str(spec["seed"])]]
+    rows += [[f"arm {arm['name']}", _arm_text(arm)] for arm in spec["arms"]]
+    return _table(rows, None)
 
 
 def _consort(summary: dict[str, Any]) -> str:
@@ -322,9 +396,32 @@ def _consort(summary: dict[str, Any]) -> str:
         f"<br>died during follow-up {flow['died during follow-up'][a]}<br>lost to follow-up "
         f"0<br>analysed {flow['analysed'][a]}</div>" for a in flow["allocated"])
     return ("<div class='consort'>" + "".join(boxes)
-            + f"<div class='box side'>excluded at screening:<ul>{excluded}</ul></div>"
+            + (f"<div class='box side'>excluded at screening:<ul>{excluded}</ul></div>"
+               if excluded else "")
             + f"<div class='box'>randomised: <b>{flow['randomised']}</b></div>"
             + f"<div class='arrow'>↓</div><div class='arms'>{arms}</div></div>")
+
+
+def _replicate_rows(power: dict[str, Any]) -> list[list[str]]:
+    """The power analysis in words: what was replicated and what it showed."""
+    def pct(v: Any) -> str:
+        return "–" if v is None else f"{100 * v:.1f}%"
+    pool = (f"{power.get('pool_size')} eligible virtual patients, "
+            f"{_fmt(power.get('pool_ratio'))} times the sample size: "
+            + (f"valid (at least {POOL_RATIO_VALID:g} times)" if power.get("pool_valid") else
+               f"too small for independent replicates (fewer than {POOL_RATIO_VALID:g} times)"))
+    return [
+        ["replicated trials", f"{power.get('replicates'):,} of {power.get('sample_size')} "
+                              f"patients each ({power.get('method', 'pool')} method)"],
+        ["primary endpoint", f"{power.get('primary_endpoint')} ({power.get('measure')})"],
+        ["power (alpha " + _fmt(power.get("alpha")) + ")",
+         f"{pct(power.get('power'))} ± {pct(power.get('power_mc_se'))} (Monte Carlo SE)"],
+        ["type I error (MSC potency zero)", f"{pct(power.get('type_i_error'))} ± "
+                                            f"{pct(power.get('type_i_error_mc_se'))}"],
+        ["estimated effect across replicates",
+         f"median {_fmt(power.get('effect_median'))}, 95% of replicates between "
+         f"{_fmt(power.get('effect_q025'))} and {_fmt(power.get('effect_q975'))}"],
+        ["pool", pool]]
 
 
 def _endpoint_table(summary: dict[str, Any]) -> str:
@@ -394,10 +491,7 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
     if power is not None:
         reps = read_parquet(folder / REPLICATES_FILE) if (
             folder / REPLICATES_FILE).is_file() else None
-        keys = ["replicates", "primary_endpoint", "measure", "sample_size", "power",
-                "power_mc_se", "type_i_error", "type_i_error_mc_se", "effect_median",
-                "effect_q025", "effect_q975", "pool_size", "pool_valid"]
-        rows = [[k, _fmt(power.get(k))] for k in keys]
+        rows = _replicate_rows(power)
         pilot = power.get("pilot_pattern", {})
         rows.append(["P(all MSC recover and a control dies), with / without MSC effect",
                      f"{_fmt(pilot.get('with_msc_effect'))} / "
@@ -412,7 +506,7 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
             rows.append([f"patients for power {search['target_power']:g}",
                          _fmt(search.get("required_n")) if search.get("reached")
                          else f"not reached up to {search.get('searched_up_to')}"])
-        parts.append("<h2>Replicated trials</h2>" + _table(rows, ["", "value"]))
+        parts.append("<h2>Replicated trials</h2>" + _table(rows, None))
         for name, data in _power_figures(power, reps):
             parts.append(f"<h3>{html.escape(name)}</h3><img src='data:image/png;base64,"
                          f"{data}'>")
