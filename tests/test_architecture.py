@@ -40,3 +40,32 @@ def test_versions_are_recorded_in_one_place() -> None:
 def test_the_version_has_one_source() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert mscsim.__version__ == pyproject["project"]["version"]
+
+
+#: imports that still reach into another part's private modules, to be removed (issue #16:
+#: the store becomes a part of its own; the bridge and the HTML helpers get public names)
+KNOWN_PRIVATE_IMPORTS = {
+    ("bridge/_report.py", "mscsim.trial._report"),
+    ("bridge/_risk.py", "mscsim.trial._simulate"),
+    ("bridge/_run.py", "mscsim.trial._enrol"),
+    ("cli/_population.py", "mscsim.population._store"),
+    ("cli/_trial.py", "mscsim.population._store"),
+    ("trial/_power.py", "mscsim.population._store"),
+    ("trial/_simulate.py", "mscsim.population._store"),
+}
+
+
+def test_parts_talk_through_public_surfaces() -> None:
+    """No module imports another part's private module (``mscsim.<part>._x``), except the
+    listed ones; a fixed one must leave the list."""
+    found = set()
+    for path, tree in _modules():
+        part = path.relative_to(SRC).parts[0]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and \
+                    node.module.startswith("mscsim."):
+                names = node.module.split(".")
+                if len(names) >= 3 and names[1] != part and names[2].startswith("_"):
+                    found.add((path.relative_to(SRC).as_posix(), node.module))
+    assert found - KNOWN_PRIVATE_IMPORTS == set(), "new private imports across parts"
+    assert KNOWN_PRIVATE_IMPORTS - found == set(), "fixed: remove from KNOWN_PRIVATE_IMPORTS"

@@ -21,8 +21,7 @@ import pandas as pd
 
 from mscsim._errors import InputError
 from mscsim.evidence import comparisons, load_outcomes, load_studies
-from mscsim.trial import TrialSpec, spec_from_dict
-from mscsim.trial._spec import MAX_FOLLOW_UP_DAYS, MORTALITY_DAYS
+from mscsim.trial import MAX_FOLLOW_UP_DAYS, MORTALITY_DAYS, TrialSpec, spec_from_dict
 
 #: Eligibility of each severity class of the dataset, in the trial spec's terms (P/F in mmHg,
 #: judged on the untreated course at randomisation). Assumptions: WHO severe = hypoxaemic

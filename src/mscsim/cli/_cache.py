@@ -12,7 +12,7 @@ app = typer.Typer(help="Generated populations kept for reuse (the population sto
 @app.command("list")
 def list_populations() -> None:
     """Where the store is, then one line per stored population: folder, size, state."""
-    from mscsim.population._cache import list_stored, population_store
+    from mscsim.population import list_stored, population_store
 
     entries = list_stored()
     typer.echo(f"population store: {population_store()} ({len(entries)} populations)")
@@ -24,7 +24,7 @@ def list_populations() -> None:
 @app.command("clear")
 def clear() -> None:
     """Delete every stored population (they are generated again when next needed)."""
-    from mscsim.population._cache import clear_stored, population_store
+    from mscsim.population import clear_stored, population_store
 
     removed = clear_stored()
     typer.echo(f"deleted {len(removed)} stored populations from {population_store()}",

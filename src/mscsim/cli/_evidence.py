@@ -14,22 +14,23 @@ from typing import Annotated, Any
 
 import typer
 
-from mscsim.evidence._analysis import (
+from mscsim.evidence import (
     SUBGROUP_KEYS,
+    MetaResult,
+    SubgroupResult,
     analyse_outcome,
     analyse_subgroups,
-    cumulative_by_date,
-    export_comparisons,
-    list_studies,
-)
-from mscsim.evidence._diagnostics import egger_test, rank_test, trim_and_fill
-from mscsim.evidence._meta import MetaResult, SubgroupResult
-from mscsim.evidence._plots import (
     check_plot_path,
+    cumulative_by_date,
     cumulative_plot,
+    egger_test,
+    export_comparisons,
     forest_plot,
     funnel_plot,
     heterogeneity_text,
+    list_studies,
+    rank_test,
+    trim_and_fill,
 )
 
 app = typer.Typer(help="Published controlled MSC-COVID-19 studies and meta-analysis.",

@@ -78,8 +78,8 @@ def summary(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Key figures: hospitalised fraction, IFR (overall and by age), timings, biomarkers."""
+    from mscsim.population import SUMMARY_COLUMNS as COLUMNS
     from mscsim.population import read_population, summarise
-    from mscsim.population._summary import COLUMNS
 
     figures = summarise(read_population(folder, columns=COLUMNS))
     if as_json:
@@ -96,8 +96,8 @@ def report(
                                        help="HTML file (default: FOLDER/report.html)"),
 ) -> None:
     """Write an HTML report with plots of the population."""
+    from mscsim.population import SUMMARY_COLUMNS as COLUMNS
     from mscsim.population import population_report, read_population
-    from mscsim.population._summary import COLUMNS
 
     path = population_report(read_population(folder, columns=COLUMNS),
                              output or folder / "report.html")

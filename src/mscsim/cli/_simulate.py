@@ -12,9 +12,8 @@ from mscsim.cli._progress import progress_bars
 from mscsim.cli._trial import CHUNK_HELP, ENGINE_HELP, SCHEDULER_HELP, warn_if_pool_invalid
 from mscsim.engine import DEFAULT_ENGINE
 from mscsim.model import load_model, load_model_file
-from mscsim.simulate import Regimen, output_times
+from mscsim.simulate import DEFAULT_BACKEND, Regimen, output_times
 from mscsim.simulate import simulate as run_simulation
-from mscsim.simulate._backends import DEFAULT_BACKEND
 
 
 def _parse_assignments(items: list[str]) -> dict[str, float]:

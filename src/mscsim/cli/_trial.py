@@ -108,8 +108,7 @@ def power(
     from mscsim.cli._parse import comma_separated
     from mscsim.cli._population import EXIT_INTERRUPTED
     from mscsim.population._store import chunk_files
-    from mscsim.trial import load_spec, power_analysis
-    from mscsim.trial._power import POOL_DIR, write_power
+    from mscsim.trial import POOL_DIR, load_spec, power_analysis, write_power
 
     sizes = comma_separated(sample_sizes, "sample_sizes", int)
     spec = load_spec(spec_file)
@@ -152,7 +151,7 @@ def power(
 def warn_if_pool_invalid(power: dict[str, object]) -> None:
     """Say on standard error, even with --quiet, when the pool is too small for valid
     replicates at some sample size of a ``power.json`` dictionary."""
-    from mscsim.trial._power import pool_warning
+    from mscsim.trial import pool_warning
 
     warning = pool_warning(power)
     if warning:
@@ -181,7 +180,7 @@ def schema(
 ) -> None:
     """Print or write the JSON schema of trial specs."""
     from mscsim._io import write_text_atomic
-    from mscsim.trial._spec import spec_json_schema_text
+    from mscsim.trial import spec_json_schema_text
 
     text = spec_json_schema_text()
     if output is None:

@@ -53,11 +53,20 @@ from mscsim.evidence._meta import (
     subgroup_analysis,
     tau2_qprofile_ci,
 )
-from mscsim.evidence._plots import cumulative_plot, forest_plot, forest_table, funnel_plot
+from mscsim.evidence._plots import (
+    check_plot_path,
+    cumulative_plot,
+    forest_plot,
+    forest_table,
+    funnel_plot,
+    heterogeneity_text,
+)
 
 __all__ = [
     # meta-analysis engine, plots, dataset analyses
     "MEASURES",
+    "check_plot_path",
+    "heterogeneity_text",
     "SUBGROUP_KEYS",
     "TAU2_ESTIMATORS",
     "DiagnosticTable",

@@ -21,6 +21,8 @@ from mscsim.model._pathway import (
     care_pathway,
     has_pathway,
 )
+from mscsim.model._sbml_math import TIME as SBML_TIME
+from mscsim.model._sbml_math import SymbolicSBML, symbolic_sbml
 from mscsim.model._standard_of_care import (
     ERAS,
     STANDARDS_OF_CARE,
@@ -36,5 +38,5 @@ __all__ = [
     "ReferencePatient", "Variability", "care_pathway", "has_pathway", "load_model",
     "load_model_file",
     "observable", "sbml_errors", "sbml_warning_count", "standard_of_care_of_period",
-    "standard_of_care_on", "therapy_parameters",
+    "standard_of_care_on", "therapy_parameters", "SBML_TIME", "SymbolicSBML", "symbolic_sbml",
 ]

@@ -15,8 +15,7 @@ from mscsim.model import PathwayRules, load_model, therapy_parameters
 from mscsim.population._course import COURSE_OUTPUTS, clinical_course
 from mscsim.population._sampling import death_threshold, draw_covariates, draw_parameters
 from mscsim.population._tables import Calibration
-from mscsim.simulate import DEFAULT_BACKEND, output_times, simulate_batch
-from mscsim.simulate._backends import get_backend
+from mscsim.simulate import DEFAULT_BACKEND, get_backend, output_times, simulate_batch
 
 #: Jenner-style plausibility filter: a patient whose untreated course leaves these ranges is
 #: redrawn (new random effects, same covariates). Ranges are assumptions around the

@@ -109,9 +109,9 @@ def flagship_trial(spec: TrialSpec | str | Path, folder: str | Path, *,
         power_analysis,
         run_trial,
         trial_report,
+        write_power,
         write_trial,
     )
-    from mscsim.trial._power import write_power
 
     if not isinstance(spec, TrialSpec):
         spec = load_spec(spec)

@@ -45,8 +45,7 @@ import numpy as np
 from mscsim._errors import InputError, ModelError, SimulationError
 from mscsim._io import CACHE_ENV, cache_dir
 from mscsim._limits import over_limit
-from mscsim.model import Model
-from mscsim.model._sbml_math import SymbolicSBML, symbolic_sbml
+from mscsim.model import Model, SymbolicSBML, symbolic_sbml
 from mscsim.simulate._backends import Backend, register_backend
 from mscsim.simulate._options import SolverOptions
 
@@ -153,7 +152,7 @@ def generate_source(symbolic: SymbolicSBML, sbml_hash: str) -> str:
     """
     import sympy
 
-    from mscsim.model._sbml_math import TIME
+    from mscsim.model import SBML_TIME as TIME
 
     layout = _Layout(symbolic.state_ids, tuple(symbolic.parameter_defaults),
                      tuple(name for name, _ in symbolic.rules))

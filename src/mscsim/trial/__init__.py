@@ -80,21 +80,27 @@ from mscsim.trial._designs import design_names, design_path  # noqa: E402
 from mscsim.trial._endpoints import ENDPOINTS, Endpoint, get_endpoint  # noqa: E402
 from mscsim.trial._enrol import Cohort, allocate, screen  # noqa: E402
 from mscsim.trial._power import (  # noqa: E402
+    POOL_DIR,
     Pool,
     PowerResult,
     build_pool,
+    pool_warning,
     power_analysis,
     sample_size_search,
+    write_power,
 )
 from mscsim.trial._report import trial_report  # noqa: E402
 from mscsim.trial._run import TrialResult, analyse_endpoints, run_trial, write_trial  # noqa: E402
-from mscsim.trial._simulate import NULL_POTENCY  # noqa: E402
+from mscsim.trial._simulate import NULL_POTENCY, POINTS_PER_DAY  # noqa: E402
 from mscsim.trial._spec import (  # noqa: E402
+    MAX_FOLLOW_UP_DAYS,
+    MORTALITY_DAYS,
     TrialSpec,
     endpoint_names,
     load_spec,
     spec_from_dict,
     spec_json_schema,
+    spec_json_schema_text,
 )
 
 __all__ += [
@@ -104,5 +110,6 @@ __all__ += [
     "design_path", "endpoint_names",
     "get_endpoint", "load_spec", "power_analysis", "register_analyser", "run_trial",
     "sample_size_search", "screen", "spec_from_dict", "spec_json_schema", "trial_report",
-    "write_trial",
+    "write_trial", "MAX_FOLLOW_UP_DAYS", "MORTALITY_DAYS", "POINTS_PER_DAY", "POOL_DIR",
+    "pool_warning", "spec_json_schema_text", "write_power",
 ]

@@ -23,7 +23,7 @@ import pyarrow as pa
 from mscsim._errors import InputError
 from mscsim.engine import EngineLike, chunk_ranges, get_engine
 from mscsim.model import IMV, PATHWAY_INPUTS, PathwayRules, care_pathway, load_model
-from mscsim.population._course import death_time
+from mscsim.population import death_time
 from mscsim.simulate import BatchResult, Regimen, output_times, simulate_batch
 
 POINTS_PER_DAY = 4
