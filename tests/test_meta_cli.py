@@ -109,6 +109,7 @@ def test_funnel_and_cumulative(capsys, tmp_path: Path) -> None:
     assert code == 0, err
     d = json.loads(out)
     assert d["egger"]["model"] == "rma" and "k0" in d["trimfill"]
+    assert d["rank_test"]["exact"] and 0 <= d["rank_test"]["pval"] <= 1
     assert (tmp_path / "funnel.png").exists()
     code, out, err = run(capsys, "cumulative", "--json", "-o", str(tmp_path / "cum.csv"))
     assert code == 0, err

@@ -222,8 +222,8 @@ def funnel(
     title: Annotated[str | None, typer.Option(help="Plot title.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Funnel plot with Egger's test and (by default) trim and fill; --json adds Begg and
-    Mazumdar's rank test."""
+    """Funnel plot with Egger's test, Begg and Mazumdar's rank test and (by default) trim
+    and fill."""
     check_plot_path(output)
     res: MetaResult = _quiet(analyse_outcome, outcome=outcome, measure=measure,
                              method=method, knha=knha, timepoint=timepoint, filters=filter,
@@ -237,7 +237,7 @@ def funnel(
     if not can_test:
         notes.append("Egger's test, the rank test and trim and fill need k >= 3 and an "
                      "inverse-variance method; not shown")
-    funnel_plot(res, output, trimfill=tf, egger=eg, title=title)
+    funnel_plot(res, output, trimfill=tf, egger=eg, rank=rank, title=title)
     if as_json:
         typer.echo(json.dumps({"egger": eg.to_dict() if eg else None,
                                "rank_test": rank.to_dict() if rank else None,

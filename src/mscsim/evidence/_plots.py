@@ -415,7 +415,7 @@ def _provenance_line(result: MetaResult) -> str:
 
 def funnel_plot(result: MetaResult, path: str | Path | None = None, *,
                 trimfill: TrimFillResult | None = None, title: str | None = None,
-                egger: Any | None = None) -> Any:
+                egger: Any | None = None, rank: Any | None = None) -> Any:
     """Funnel plot: effect size (x; log axis for ratio measures) against standard error
     (y, inverted), the pooled estimate and the pseudo-confidence region
     ``estimate -/+ z * SE``; trim-and-fill studies as open circles. Returns the Figure."""
@@ -427,8 +427,8 @@ def funnel_plot(result: MetaResult, path: str | Path | None = None, *,
     center = src.estimate
     z = float(stats.norm.ppf(1 - (1 - result.level) / 2))
     se_max = float(np.nanmax(tab["sei"])) * 1.08 if len(tab) else 1.0
-    fig = _figure(6.0, 5.0)
-    fig.subplots_adjust(left=0.13, right=0.97, top=0.92, bottom=0.17)
+    fig = _figure(8.4, 5.0)  # room on the right for the legend and the tests
+    fig.subplots_adjust(left=0.09, right=0.66, top=0.92, bottom=0.17)
     ax = fig.add_subplot(1, 1, 1)
     tr = np.exp if ratio else (lambda x: x)
     se_grid = np.linspace(0, se_max, 100)
@@ -459,13 +459,18 @@ def funnel_plot(result: MetaResult, path: str | Path | None = None, *,
     ax.set_ylabel("Standard error")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    ax.legend(fontsize=7.5, frameon=True, framealpha=0.9, edgecolor="none",
-              loc="lower right")
+    ax.legend(fontsize=7.5, frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    tests = []
     if egger is not None:
-        ax.text(0.02, 0.02, f"Egger's test ({egger.model}): "
-                f"{'z' if egger.model == 'rma' and egger.test == 'z' else 't'} = "
-                f"{egger.statistic:.2f}, p = {_fmt_p(egger.pval)}",
-                transform=ax.transAxes, fontsize=7.5, ha="left", va="bottom")
+        tests.append(f"Egger's test ({egger.model}):\n"
+                     f"{'z' if egger.model == 'rma' and egger.test == 'z' else 't'} = "
+                     f"{egger.statistic:.2f}, p = {_fmt_p(egger.pval)}")
+    if rank is not None:
+        tests.append(f"Begg and Mazumdar's rank test:\nKendall's tau = {rank.tau:.2f}, "
+                     f"p = {_fmt_p(rank.pval)}")
+    if tests:  # outside the plot area, under the legend
+        ax.text(1.02, 0.05, "Funnel asymmetry\n" + "\n".join(tests), transform=ax.transAxes,
+                fontsize=7.5, ha="left", va="bottom", linespacing=1.4)
     if title:
         ax.set_title(title, fontsize=10, loc="left", fontweight="bold")
     fig.text(0.01, 0.005, _provenance_line(result), fontsize=6, color="#666666",
