@@ -299,6 +299,24 @@ def influence(result: MetaResult | MetaRegressionResult) -> InfluenceResult:
     return InfluenceResult(table, dfbetas)
 
 
+def _funnel_spec(result: MetaResult | MetaRegressionResult, what: str) -> _ModelSpec:
+    """The spec of an intercept-only inverse-variance model, which the funnel-asymmetry
+    analyses need (Egger, rank test, trim and fill)."""
+    spec = _spec_of(result)
+    if spec.kind != "uni" or not isinstance(result, MetaResult):
+        raise InputError(f"{what} needs an intercept-only inverse-variance model",
+                         field="method")
+    return spec
+
+
+def _funnel_effects(spec: _ModelSpec, what: str) -> EffectSizes:
+    """The effects the model used, at least 3 studies."""
+    eff, _ = _used_effects(spec)
+    if eff.yi.size < 3:
+        raise InputError(f"{what} needs at least 3 studies (k={eff.yi.size})", field="k")
+    return eff
+
+
 def _is_fixed(method: str) -> bool:
     from mscsim.evidence._meta import TAU2_ESTIMATORS
 
@@ -346,19 +364,14 @@ def egger_test(result: MetaResult, *, model: str = "rma") -> EggerResult:
     ``model="lm"``: classical Egger test, weighted least squares with weights ``1/vi``
     and a t test on k - 2 degrees of freedom.
     """
-    spec = _spec_of(result)
-    if spec.kind != "uni" or not isinstance(result, MetaResult):
-        raise InputError("Egger's test needs an intercept-only inverse-variance model",
-                         field="method")
+    spec = _funnel_spec(result, "Egger's test")
     if model not in ("rma", "lm"):
         raise InputError(f"unknown Egger model {model!r}", field="model",
                          hint="use 'rma' or 'lm'")
-    eff, _ = _used_effects(spec)
+    eff = _funnel_effects(spec, "Egger's test")
     y, v = eff.yi, eff.vi
     k = y.size
     X = np.column_stack([np.ones(k), np.sqrt(v)])
-    if k < 3:
-        raise InputError(f"Egger's test needs at least 3 studies (k={k})", field="k")
     if model == "rma":
         fit = _fit_uni(y, v, X, spec.method, spec.test, spec.level, spec.control)
         return EggerResult("rma", "sei", float(fit.stat[1]), float(fit.pval[1]), fit.df,
@@ -408,15 +421,9 @@ def rank_test(result: MetaResult) -> RankTestResult:
     exactly when neither has ties, otherwise by the normal approximation (R ``cor.test(...,
     method = "kendall", exact = TRUE)``, which metafor's ``ranktest`` calls).
     """
-    spec = _spec_of(result)
-    if spec.kind != "uni" or not isinstance(result, MetaResult):
-        raise InputError("the rank test needs an intercept-only inverse-variance model",
-                         field="method")
-    eff, _ = _used_effects(spec)
+    eff = _funnel_effects(_funnel_spec(result, "the rank test"), "the rank test")
     y, v = eff.yi, eff.vi
     k = y.size
-    if k < 3:
-        raise InputError(f"the rank test needs at least 3 studies (k={k})", field="k")
     w = 1.0 / v
     theta = float(np.sum(w * y) / np.sum(w))
     y_star = (y - theta) / np.sqrt(v - 1.0 / np.sum(w))
@@ -465,19 +472,14 @@ def trim_and_fill(result: MetaResult, *, side: str | None = None, estimator: str
             the sign of the slope of ``yi ~ sqrt(vi)`` fitted with the same method.
         estimator: ``"L0"`` (default), ``"R0"`` or ``"Q0"``.
     """
-    spec = _spec_of(result)
-    if spec.kind != "uni" or not isinstance(result, MetaResult):
-        raise InputError("trim and fill needs an intercept-only inverse-variance model",
-                         field="method")
+    spec = _funnel_spec(result, "trim and fill")
     est = estimator.upper()
     if est not in ("L0", "R0", "Q0"):
         raise InputError(f"unknown trim-and-fill estimator {estimator!r}", field="estimator",
                          hint="use L0, R0 or Q0")
-    eff, _ = _used_effects(spec)
+    eff = _funnel_effects(spec, "trim and fill")
     y0, v0 = eff.yi, eff.vi
     k = y0.size
-    if k < 3:
-        raise InputError(f"trim and fill needs at least 3 studies (k={k})", field="k")
     if side is None:
         b = _fit_beta(y0, v0, np.column_stack([np.ones(k), np.sqrt(v0)]), spec.method,
                       spec.control)
