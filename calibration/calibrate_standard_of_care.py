@@ -16,9 +16,10 @@ A virtual RECOVERY: hospitalised patients of a population generated without back
 therapy are "randomised" when they first need oxygen (P/F below ``soc_start_pf``, the moment
 the model starts the therapy); each is simulated with and without the therapy, and the
 28-day mortality after randomisation is ``1 - exp(-(H(t0 + 28) - H(t0)))`` from the
-cumulative hazard ``H``, averaged over patients (the expected value of the population's
-death draw). The tocilizumab stratum is patients whose IL-6 reaches ``toci_il6_threshold``
-while they need oxygen. ``--write`` puts the fitted values into the parameter table.
+cumulative hazard under support ``H`` (:func:`mscsim.model.pathway_and_death`), averaged
+over patients (the expected value of the population's death draw). The tocilizumab stratum
+is patients whose IL-6 reaches ``toci_il6_threshold`` while they need oxygen. ``--write``
+puts the fitted values into the parameter table.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import brentq
 
-from mscsim.model import load_model
+from mscsim.model import PATHWAY_INPUTS, PathwayRules, care_pathway, load_model, supported_hazard
 from mscsim.population import PARAMETER_COLUMNS, GenerationOptions, generate_population
 from mscsim.simulate import output_times, simulate_batch
 
@@ -57,10 +58,15 @@ def mortality_28(params: list[dict[str, float]], overrides: dict[str, float],
     criterion while on oxygen."""
     model = load_model()
     times = output_times(88, 4)
+    outputs = list(dict.fromkeys((*PATHWAY_INPUTS, "il6_pg_ml", "cum_hazard")))
     batch = simulate_batch(model, [{**p, **overrides} for p in params], times=times,
-                           outputs=["pf_ratio_mmhg", "il6_pg_ml", "cum_hazard"],
-                           backend="compiled")
-    pf, il6, hazard = (batch.values[:, :, i] for i in range(3))
+                           outputs=outputs, backend="compiled")
+    get = {name: batch.values[:, :, k] for k, name in enumerate(outputs)}
+    pf, il6 = get["pf_ratio_mmhg"], get["il6_pg_ml"]
+    rules = PathwayRules.from_parameters(model.parameter_defaults)
+    support = care_pathway({name: get[name] for name in PATHWAY_INPUTS}, times,
+                           np.array([p.get("imv_available", 1.0) for p in params]), rules).support
+    hazard = supported_hazard(get["cum_hazard"], support, rules.imv_hazard_factor)
     start = model.parameter_defaults["soc_start_pf"]
     hypoxic = pf < start
     if t0 is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -152,8 +153,14 @@ def test_clinical_course_definitions_on_a_hand_made_course() -> None:
     assert lives.admission_day < lives.icu_day <= lives.ventilation_day <= 11
     assert lives.ventilated and lives.icu and lives.max_support == "imv"
     assert lives.ventilation_day < lives.discharge_day < 40 and not lives.died
-    # the one who dies: cumulative hazard 0.4 reached at day 10 + 0.3/0.07 = 14.29
-    assert dies.died and dies.death_day == pytest.approx(10 + 0.3 / 0.07, abs=0.25)
+    # the one who dies: ventilated from day 10 (hazard 0.1), where the ODE's hazard rate 0.07
+    # counts imv_hazard_factor times, so 0.4 is reached at day 10 + 0.3 / (0.07 * factor)
+    assert dies.ventilation_day == 10
+    factor = rules.imv_hazard_factor
+    assert factor < 1 and dies.death_day == pytest.approx(10 + 0.3 / (0.07 * factor), abs=0.25)
+    without_relief = clinical_course(batch, np.array([0.4, 5.0]), np.array([1.0, 1.0]),
+                                     replace(rules, imv_hazard_factor=1.0)).iloc[0]
+    assert without_relief.death_day == pytest.approx(10 + 0.3 / 0.07, abs=0.25)
     assert np.isnan(dies.discharge_day) and np.isnan(dies.recovery_day)
     assert lives.peak_viral_load_day == 3 and lives.viral_clearance_day <= 14
     assert lives.cd4_nadir_1e6_l == 250 and lives.cd8_nadir_1e6_l == 120
@@ -238,3 +245,18 @@ def test_malformed_population_folder(small_population, tmp_path, damage, message
         manifest.write_text(json.dumps(data))
     with pytest.raises(InputError, match=message):
         read_population(folder)
+
+
+def test_support_scales_only_the_hazard_accrued_on_invasive_ventilation() -> None:
+    from mscsim.model import IMV, supported_hazard
+
+    times = np.arange(0, 10.0, 0.5)
+    cum = np.vstack([np.cumsum(np.full(len(times), 0.1)) - 0.1] * 2)
+    support = np.full(cum.shape, -1)
+    support[0, 4:8] = IMV  # four grid points on IMV: increments 4..7 -> 5..8
+    hazard = supported_hazard(cum, support, 0.5)
+    np.testing.assert_allclose(hazard[1], cum[1])  # never ventilated: unchanged
+    assert hazard[0, 4] == pytest.approx(cum[0, 4])
+    assert hazard[0, -1] == pytest.approx(cum[0, -1] - 4 * 0.1 * 0.5)
+    # proportional in the ODE's hazard (the population calibration relies on it)
+    np.testing.assert_allclose(supported_hazard(3 * cum, support, 0.5), 3 * hazard)

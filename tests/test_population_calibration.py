@@ -136,3 +136,30 @@ def test_salje_profile_meets_its_targets_where_they_are_consistent() -> None:
     assert IFR.low <= p.mean() <= IFR.high
     assert IFR_80_PLUS.low <= p[patients.age.to_numpy() >= 80].mean() <= IFR_80_PLUS.high
     assert DEATHS_MEAN_AGE.low <= deaths_mean_age(patients, p) <= DEATHS_MEAN_AGE.high
+
+
+def test_ceiling_of_care_reproduces_each_band() -> None:
+    """Each band's expected ICU share is Salje's, the half-year ramps between bands included
+    (a line between band midpoints left the younger half of 80+ with the small 70-79
+    probability: 8.9% in ICU at 80+ against Salje's 4.6%)."""
+    import pandas as pd
+
+    from mscsim.population import Calibration
+    from mscsim.population._calibrate import fit_ceiling
+    from mscsim.population._targets import CEILING_BANDS, SALJE_AGE_BANDS, SALJE_ICU_GIVEN_HOSP
+
+    rng = np.random.default_rng(11)
+    n = 30000
+    age = rng.uniform(50.0, 100.0, n)
+    need = rng.random(n) < 0.45  # needs HFNC/NIV or ventilation
+    patients = pd.DataFrame({"age": age, "hospitalised": True,
+                             "max_support": np.where(need, "hfnc_niv", "oxygen")})
+    fitted = fit_ceiling(patients, Calibration.load("salje"))
+    ceiling = np.array([fitted.ceiling_probability(a) for a in age])
+    for band in CEILING_BANDS:
+        inside = (age >= band[0]) & (age < band[1])
+        share = float((need[inside] * (1 - ceiling[inside])).mean())
+        target = SALJE_ICU_GIVEN_HOSP[SALJE_AGE_BANDS.index(band)]
+        assert share == pytest.approx(target, abs=1e-3), band
+    assert fitted.ceiling_probabilities[0] == 0.0
+    assert all(0.0 <= p <= 0.98 for p in fitted.ceiling_probabilities)

@@ -1,12 +1,13 @@
 """Each patient's probability of death during follow-up, smooth in the model parameters.
 
-A virtual patient dies when the cumulative hazard ``H`` reaches a unit-exponential threshold
-(``mscsim.population``). Given that the patient is alive at randomisation ``t0`` (the
-threshold exceeds ``H(t0)``), memorylessness gives the probability of death by ``t0 + T``:
-``1 - exp(-(H(t0 + T) - H(t0)))``. Unlike a sampled death, it changes smoothly with the
-parameters, so the arm mortality built from it gives a smooth likelihood surface; with the
-same patients at every parameter value (common random numbers) the surface has no Monte
-Carlo jitter between neighbouring values.
+A virtual patient dies when the cumulative hazard under support ``H`` (the ODE's hazard, each
+increment on invasive ventilation scaled: :func:`mscsim.model.pathway_and_death`) reaches a
+unit-exponential threshold (``mscsim.population``). Given that the patient is alive at
+randomisation ``t0`` (the threshold exceeds ``H(t0)``), memorylessness gives the probability
+of death by ``t0 + T``: ``1 - exp(-(H(t0 + T) - H(t0)))``. Unlike a sampled death, it
+changes smoothly with the parameters, so the arm mortality built from it gives a smooth
+likelihood surface; with the same patients at every parameter value (common random numbers)
+the surface has no Monte Carlo jitter between neighbouring values.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mscsim.engine import EngineLike, chunk_ranges, get_engine
+from mscsim.model import PATHWAY_INPUTS, PathwayRules, care_pathway, load_model, supported_hazard
 from mscsim.trial._simulate import POINTS_PER_DAY, horizon_for, simulate_from_infection
 
 
@@ -35,9 +37,15 @@ class RiskTask:
 
 def run_risk_task(task: RiskTask) -> tuple[tuple[int, int], np.ndarray]:
     """Death probability of each patient of ``task`` (NaN where the simulation failed)."""
-    _, batch = simulate_from_infection(task.parameters, task.doses, task.horizon,
-                                       ("cum_hazard",))
-    hazard = batch.values[:, :, 0]
+    outputs = (*PATHWAY_INPUTS, "cum_hazard")
+    times, batch = simulate_from_infection(task.parameters, task.doses, task.horizon, outputs)
+    get = {name: batch.values[:, :, k] for k, name in enumerate(outputs)}
+    rules = PathwayRules.from_parameters(load_model().parameter_defaults)
+    imv_available = np.array([p.get("imv_available", 1.0) for p in task.parameters])
+    with np.errstate(all="ignore"):
+        support = care_pathway({name: get[name] for name in PATHWAY_INPUTS}, times,
+                               imv_available, rules).support
+        hazard = supported_hazard(get["cum_hazard"], support, rules.imv_hazard_factor)
     start = np.rint(task.enrol_days * POINTS_PER_DAY).astype(int)
     stop = start + int(round(task.follow_up * POINTS_PER_DAY))
     rows = np.arange(len(start))

@@ -16,10 +16,14 @@ from mscsim.model._pathway import (
     IMV,
     PATHWAY_INPUTS,
     SUPPORT_LEVELS,
+    Fate,
     Pathway,
     PathwayRules,
     care_pathway,
+    death_time,
     has_pathway,
+    pathway_and_death,
+    supported_hazard,
 )
 from mscsim.model._sbml_math import TIME as SBML_TIME
 from mscsim.model._sbml_math import SymbolicSBML, symbolic_sbml
@@ -34,8 +38,10 @@ from mscsim.model._standard_of_care import (
 __all__ = [
     "BUILTIN_MODELS", "ERAS", "IMV", "STANDARDS_OF_CARE", "OBSERVABLES", "OBSERVABLE_NAMES",
     "PATHWAY_INPUTS", "SUPPORT_LEVELS",
-    "Dosing", "Model", "Observable", "Parameter", "ParameterTable", "Pathway", "PathwayRules",
-    "ReferencePatient", "Variability", "care_pathway", "has_pathway", "load_model",
+    "Dosing", "Fate", "Model", "Observable", "Parameter", "ParameterTable", "Pathway",
+    "PathwayRules",
+    "ReferencePatient", "Variability", "care_pathway", "death_time", "has_pathway",
+    "load_model", "pathway_and_death", "supported_hazard",
     "load_model_file",
     "observable", "sbml_errors", "sbml_warning_count", "standard_of_care_of_period",
     "standard_of_care_on", "therapy_parameters", "SBML_TIME", "SymbolicSBML", "symbolic_sbml",

@@ -39,6 +39,13 @@ Rules (thresholds in the parameter table, names in brackets):
   oxygen), 5 (oxygen), 6 (HFNC/NIV), 7 (ventilated, P/F >= 150), 8 (ventilated, P/F < 150),
   9 (ventilated, P/F < 150 with organ failure: organ dysfunction >= ``od_organ_failure`` or
   IL-6 >= ``il6_organ_failure``); 10 from the day of death.
+- Death under support: each increment of the ODE's cumulative death hazard accrued while the
+  patient is on invasive ventilation is multiplied by ``imv_hazard_factor`` (ventilation
+  relieves the hypoxaemic part of the risk that the ODE's P/F-driven hazard carries). The
+  support comes from the pathway run without death, so the hazard stays proportional to the
+  patient's hazard multiplier (which the population calibration relies on); the patient dies
+  when that hazard reaches the patient's threshold, and the pathway is run again up to then
+  (:func:`pathway_and_death`).
 """
 
 from __future__ import annotations
@@ -84,6 +91,7 @@ class PathwayRules:
     viral_detection_log10: float
     od_organ_failure: float
     il6_organ_failure: float
+    imv_hazard_factor: float
 
     @classmethod
     def from_parameters(cls, values: Mapping[str, float]) -> PathwayRules:
@@ -254,6 +262,59 @@ def care_pathway(outputs: Mapping[str, np.ndarray], times: np.ndarray,
                    discharge_day=discharged_at,
                    support_at_admission=admission_level.astype(int),
                    max_support=max_support.astype(int))
+
+
+def supported_hazard(cum_hazard: np.ndarray, support: np.ndarray,
+                     imv_hazard_factor: float) -> np.ndarray:
+    """The cumulative death hazard (n, t) with each increment accrued on invasive ventilation
+    scaled by ``imv_hazard_factor``; the increment from one grid time to the next takes the
+    support level at the first of them."""
+    cum = np.asarray(cum_hazard, dtype=float)
+    scale = np.where(np.asarray(support)[:, :-1] == IMV, imv_hazard_factor, 1.0)
+    out = np.empty_like(cum)
+    out[:, :1] = cum[:, :1]
+    out[:, 1:] = cum[:, :1] + np.cumsum(np.diff(cum, axis=1) * scale, axis=1)
+    return out
+
+
+def death_time(cum_hazard: np.ndarray, times: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """First time each row's cumulative hazard reaches its threshold (linear interpolation
+    between output times; NaN when it never does)."""
+    crossed = cum_hazard >= threshold[:, None]
+    hit = crossed.any(axis=1)
+    j = crossed.argmax(axis=1)
+    rows = np.arange(len(threshold))
+    j_prev = np.maximum(j - 1, 0)
+    h0, h1 = cum_hazard[rows, j_prev], cum_hazard[rows, j]
+    t0, t1 = times[j_prev], times[j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(h1 > h0, (threshold - h0) / (h1 - h0), 0.0)
+    return np.where(hit, t0 + np.clip(frac, 0, 1) * (t1 - t0), np.nan)
+
+
+@dataclass
+class Fate:
+    """The care pathway of patients up to death, with the hazard that decided it:
+    ``hazard`` (n, t) the cumulative death hazard under support (:func:`supported_hazard`),
+    ``death_day`` (NaN: survives the simulated course)."""
+
+    pathway: Pathway
+    hazard: np.ndarray
+    death_day: np.ndarray
+
+
+def pathway_and_death(outputs: Mapping[str, np.ndarray], cum_hazard: np.ndarray,
+                      times: np.ndarray, imv_available: np.ndarray, rules: PathwayRules,
+                      thresholds: np.ndarray) -> Fate:
+    """Each patient's death and care pathway: the pathway without death gives the support
+    under which the ODE's hazard ``cum_hazard`` accrues; the patient dies where that hazard
+    reaches ``thresholds`` (unit-exponential draws); the pathway then stops there."""
+    times = np.asarray(times, dtype=float)
+    untimed = care_pathway(outputs, times, imv_available, rules)
+    hazard = supported_hazard(cum_hazard, untimed.support, rules.imv_hazard_factor)
+    death_day = death_time(hazard, times, np.asarray(thresholds, dtype=float))
+    return Fate(pathway=care_pathway(outputs, times, imv_available, rules, death_day),
+                hazard=hazard, death_day=death_day)
 
 
 def _who(support: np.ndarray, pf: np.ndarray, organ: np.ndarray, il6: np.ndarray,

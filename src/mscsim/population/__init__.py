@@ -6,7 +6,7 @@ from mscsim.population._cache import (
     population_store,
     stored_population,
 )
-from mscsim.population._course import clinical_course, death_time
+from mscsim.population._course import clinical_course
 from mscsim.population._generate import (
     PARAMETER_COLUMNS,
     PLAUSIBLE,
@@ -28,7 +28,7 @@ from mscsim.population._tables import CALIBRATION_PROFILES, Calibration
 from mscsim.population._validation import validate as validate_population
 from mscsim.population._validation import write_validation
 
-__all__ = ["CALIBRATION_PROFILES", "SUMMARY_COLUMNS", "clear_stored", "death_time", "list_stored",
+__all__ = ["CALIBRATION_PROFILES", "SUMMARY_COLUMNS", "clear_stored", "list_stored",
            "FolderRun", "PARAMETER_COLUMNS", "PLAUSIBLE", "Calibration",
            "GenerationOptions", "Population", "clinical_course", "generate_population",
            "generate_population_folder", "population_report", "population_store",

@@ -10,7 +10,9 @@ A. Severity: ``ifn_shift`` and ``ifn_age_slope`` (log-scale shift and age slope 
 D. Ceiling of care (after A, before B): the probability by age that invasive ventilation
    would not be offered, so that P(ICU | hospitalised) at 60-69, 70-79 and 80+ is Salje
    2020's (``fit_ceiling``); the death hazard of unsupported respiratory failure depends on
-   it, so stage B's cohort is simulated with it.
+   it, and who lives long enough to need intensive care depends on the death hazard, so D is
+   fitted twice, around a first fit of the ``salje`` hazard line, and stage B's cohort is
+   simulated with the second.
 B. Death: the cumulative hazard is proportional to ``hazard_multiplier`` (the hazard does not
    feed back on the dynamics), so each patient's death probability at any
    ``(hazard_intercept, hazard_age_slope)`` follows from one simulation. Two profiles are
@@ -39,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq, minimize
+from scipy.optimize import brentq, lsq_linear, minimize
 
 from mscsim._io import write_text_atomic
 from mscsim.model import load_model
@@ -239,25 +241,47 @@ def needs_icu(patients: pd.DataFrame) -> np.ndarray:
     return patients.max_support.isin(["hfnc_niv", "imv"]).to_numpy(dtype=bool)
 
 
+#: the ceiling of care changes over half a year at each age band's lower edge
+CEILING_RAMP_YEARS = 0.5
+
+
 def fit_ceiling(patients: pd.DataFrame, base: Calibration) -> Calibration:
     """Stage D: the probability of a ceiling of care by age, so that P(ICU | hospitalised)
-    in each of ``CEILING_BANDS`` is Salje 2020's: ``1 - target / P(needs ICU | band)``
-    (clipped to [0, 0.98]) at the band's mean age of the hospitalised, none below the first
-    band (a knot of 0 ten years below it), constant above the last."""
+    in each of ``CEILING_BANDS`` is Salje 2020's.
+
+    The probability is constant within each band (none below the first), changing over
+    ``CEILING_RAMP_YEARS`` at each band's lower edge: Salje's ICU shares are known by band
+    only, and they fall from 23.5% at 70-79 to 4.6% at 80+, a drop that a line between band
+    midpoints cannot follow (it leaves the younger half of the 80+ band with the small 70-79
+    probability). A band's expected ICU share is ``mean(need * (1 - ceiling(age)))`` over its
+    hospitalised patients, linear in the band values, which solve these equations together
+    (bounded least squares, each value in [0, 0.98]: exact unless a band needs less ICU than
+    the bound allows, or more than its patients need).
+    """
     hosp = patients[patients.hospitalised.astype(bool)]
-    need = needs_icu(hosp)
+    need = needs_icu(hosp).astype(float)
     ages = hosp.age.to_numpy(dtype=float)
-    knot_ages, knot_values = [], []
+    knot_ages: list[float] = [CEILING_BANDS[0][0] - CEILING_RAMP_YEARS]
+    knot_band: list[int] = [-1]  # which band's value each knot takes (-1: none, 0)
+    for k, (low, high) in enumerate(CEILING_BANDS):
+        knot_ages += [float(low), float(high) - CEILING_RAMP_YEARS]
+        knot_band += [k, k]
+    basis = np.array([[1.0 if b == k else 0.0 for b in knot_band]
+                      for k in range(len(CEILING_BANDS))])
+    weights = np.stack([np.interp(ages, knot_ages, row) for row in basis], axis=1)
+    rows, rhs = [], []
     for band in CEILING_BANDS:
-        target = SALJE_ICU_GIVEN_HOSP[SALJE_AGE_BANDS.index(band)]
         inside = (ages >= band[0]) & (ages < band[1])
-        share = float(need[inside].mean()) if inside.any() else math.nan
-        ceiling = 0.0 if not share > 0 else float(np.clip(1 - target / share, 0.0, 0.98))
-        knot_ages.append(float(ages[inside].mean()) if inside.any() else float(sum(band) / 2))
-        knot_values.append(ceiling)
-    knot_ages.insert(0, knot_ages[0] - 10.0)
-    knot_values.insert(0, 0.0)
-    return replace(base, ceiling_ages=tuple(knot_ages), ceiling_probabilities=tuple(knot_values))
+        if not inside.any():
+            continue
+        target = SALJE_ICU_GIVEN_HOSP[SALJE_AGE_BANDS.index(band)]
+        rows.append((need[inside, None] * weights[inside]).mean(axis=0))
+        rhs.append(float(need[inside].mean()) - target)
+    values = np.zeros(len(CEILING_BANDS))
+    if rows:
+        values = lsq_linear(np.array(rows), np.array(rhs), bounds=(0.0, 0.98)).x
+    probabilities = tuple(0.0 if b < 0 else float(values[b]) for b in knot_band)
+    return replace(base, ceiling_ages=tuple(knot_ages), ceiling_probabilities=probabilities)
 
 
 def input_tables_hash() -> str:
@@ -385,14 +409,23 @@ def calibrate(n: int = 4000, seed: int = 20200301, *, slopes: tuple[float, ...] 
     severity_fit = replace(base, ifn_shift=shift, ifn_age_slope=slope)
     log(f"stage A: ifn_shift={shift:.4f}, ifn_age_slope={slope:.4f}")
     patients = generate(shift, slope, hazard_n).ok
-    severity_fit = fit_ceiling(patients, severity_fit)
-    ceiling = dict(zip(severity_fit.ceiling_ages, severity_fit.ceiling_probabilities,
-                       strict=True))
-    log(f"stage D: ceiling of care {ceiling}")
-    if (severity_fit.ceiling_ages, severity_fit.ceiling_probabilities) != (
-            base.ceiling_ages, base.ceiling_probabilities):  # the hazard depends on it
+    for round_ in (1, 2):
+        # the ceiling changes who dies (unsupported respiratory failure), and the hazard who
+        # lives to need intensive care: one more round of each settles both
+        severity_fit = fit_ceiling(patients, severity_fit)
+        ceiling = dict(zip(severity_fit.ceiling_ages, severity_fit.ceiling_probabilities,
+                           strict=True))
+        log(f"stage D, round {round_}: ceiling of care {ceiling}")
         patients = generate_population(hazard_n, seed, options=options,
                                        calibration=severity_fit, workers=workers).ok
+        if round_ == 1:
+            line = fit_hazard(patients, severity_fit, "salje")
+            severity_fit = replace(severity_fit, hazard_intercept=line.hazard_intercept,
+                                   hazard_age_slope=line.hazard_age_slope)
+            log(f"stage B, round 1 (salje): hazard_intercept={line.hazard_intercept:.4f}, "
+                f"hazard_age_slope={line.hazard_age_slope:.4f}")
+            patients = generate_population(hazard_n, seed, options=options,
+                                           calibration=severity_fit, workers=workers).ok
     calibrations = {}
     for profile in CALIBRATION_PROFILES:
         if profile == "levin":

@@ -11,10 +11,13 @@ Definitions (days after infection; NaN when the event does not happen):
   respiratory support then and at its highest (``none``, ``oxygen``, ``hfnc_niv``, ``imv``;
   missing for patients never admitted).
 - ``icu_day``: first day in intensive care; ``ventilation_day``: first invasive ventilation.
-- ``discharge_day``: discharge alive; ``death_day``: first time the cumulative hazard reaches
-  the patient's unit-exponential threshold (linear interpolation between output times). A
-  treatment changes a patient's fate only through the hazard, because the threshold is fixed
-  per patient.
+- ``discharge_day``: discharge alive; ``death_day``: first time the cumulative hazard under
+  support (the ODE's hazard, each increment on invasive ventilation scaled by the model's
+  ``imv_hazard_factor``; :func:`mscsim.model.pathway_and_death`) reaches the patient's
+  unit-exponential threshold (linear interpolation between output times). A treatment
+  changes a patient's fate only through the hazard, because the threshold is fixed per
+  patient. ``cum_hazard_end``, ``death_probability``: that hazard at the end of the course,
+  and ``1 - exp(-it)``.
 - ``recovery_day``: for admitted survivors, first time after the lowest P/F at which
   SpO2 >= 94% and P/F >= 300 (off oxygen).
 - ``viral_clearance_day``: first time after the viral peak from which viral RNA stays below
@@ -31,7 +34,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from mscsim.model import PATHWAY_INPUTS, Pathway, PathwayRules, care_pathway
+from mscsim.model import PATHWAY_INPUTS, Pathway, PathwayRules, pathway_and_death
 from mscsim.simulate import BatchResult
 
 COURSE_OUTPUTS = tuple(dict.fromkeys((*PATHWAY_INPUTS, "lymphocytes_1e9_l", "cd4_blood_1e6_l",
@@ -54,21 +57,6 @@ def _at(values: np.ndarray, times: np.ndarray, when: np.ndarray) -> np.ndarray:
     index = np.searchsorted(times, when[ok])
     out[ok] = values[np.flatnonzero(ok), index]
     return out
-
-
-def death_time(cum_hazard: np.ndarray, times: np.ndarray, threshold: np.ndarray) -> np.ndarray:
-    """First time each row's cumulative hazard reaches its threshold (linear interpolation
-    between output times; NaN when it never does)."""
-    crossed = cum_hazard >= threshold[:, None]
-    hit = crossed.any(axis=1)
-    j = crossed.argmax(axis=1)
-    rows = np.arange(len(threshold))
-    j_prev = np.maximum(j - 1, 0)
-    h0, h1 = cum_hazard[rows, j_prev], cum_hazard[rows, j]
-    t0, t1 = times[j_prev], times[j]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.where(h1 > h0, (threshold - h0) / (h1 - h0), 0.0)
-    return np.where(hit, t0 + np.clip(frac, 0, 1) * (t1 - t0), np.nan)
 
 
 def clinical_course(batch: BatchResult, thresholds: np.ndarray, imv_available: np.ndarray,
@@ -107,9 +95,9 @@ def _course(batch: BatchResult, thresholds: np.ndarray, imv_available: np.ndarra
     pf, spo2 = get("pf_ratio_mmhg"), get("spo2_pct")
     vl, il6, lym = get("viral_load_log10"), get("il6_pg_ml"), get("lymphocytes_1e9_l")
     cd4, cd8 = get("cd4_blood_1e6_l"), get("cd8_blood_1e6_l")
-    death_day = death_time(get("cum_hazard"), t, thresholds)
-    path = care_pathway({name: get(name) for name in PATHWAY_INPUTS}, t, imv_available, rules,
-                        death_day)
+    fate = pathway_and_death({name: get(name) for name in PATHWAY_INPUTS}, get("cum_hazard"), t,
+                             imv_available, rules, thresholds)
+    death_day, path = fate.death_day, fate.pathway
     alive = ~(t[None, :] > np.where(np.isfinite(death_day), death_day, np.inf)[:, None])
     onset = _first(il6 >= rules.il6_symptom_threshold, t)
     admission = path.admission_day
@@ -149,7 +137,7 @@ def _course(batch: BatchResult, thresholds: np.ndarray, imv_available: np.ndarra
         "il6_at_admission_pg_ml": _at(il6, t, admission),
         "lymphocytes_at_admission_1e9_l": lym_at_admission,
         "lymphopenia_at_admission": lym_at_admission < LYMPHOPENIA_1E9_L,
-        "cum_hazard_end": get("cum_hazard")[:, -1],
-        "death_probability": 1.0 - np.exp(-get("cum_hazard")[:, -1]),
+        "cum_hazard_end": fate.hazard[:, -1],
+        "death_probability": -np.expm1(-fate.hazard[:, -1]),
     })
     return course

@@ -56,8 +56,9 @@ def plot_course(results: Mapping[str, SimulationResult], path: str | Path, *,
                 continue
             t = result.table[TIME_COLUMN].to_numpy()
             y = result.table[name].to_numpy()
-            if name == "cum_hazard":
-                y = 1.0 - np.exp(-y)
+            if name == "cum_hazard":  # the hazard under support decides death where there is one
+                y = -np.expm1(-result.table.get("cum_hazard_supported", result.table[name])
+                              .to_numpy())
             if name == "msc_lung_cells":
                 y = np.where(y >= 1.0, y, np.nan)  # log axis: below one cell is none
             style = {"drawstyle": "steps-post"} if _integer(name) else {}

@@ -41,7 +41,7 @@ def _summary(result: SimulationResult) -> dict[str, float]:
         "min_pf_ratio_mmhg": float(t["pf_ratio_mmhg"].min()),
         "min_lymphocytes_1e9_l": float(t["lymphocytes_1e9_l"].min()),
         "peak_who_scale": int(t["who_scale"].max()),
-        "death_probability": float(1.0 - np.exp(-t["cum_hazard"].iloc[-1])),
+        "death_probability": float(-np.expm1(-t["cum_hazard_supported"].iloc[-1])),
     }
 
 

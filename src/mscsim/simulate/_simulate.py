@@ -13,7 +13,15 @@ import pandas as pd
 
 from mscsim._errors import InputError, MscsimError, SimulationError
 from mscsim._limits import check_limit
-from mscsim.model import PATHWAY_INPUTS, Model, PathwayRules, care_pathway, has_pathway, load_model
+from mscsim.model import (
+    PATHWAY_INPUTS,
+    Model,
+    PathwayRules,
+    care_pathway,
+    has_pathway,
+    load_model,
+    supported_hazard,
+)
 from mscsim.simulate._backends import DEFAULT_BACKEND, Backend, get_backend
 from mscsim.simulate._options import SolverOptions
 from mscsim.simulate._regimen import Regimen
@@ -160,7 +168,9 @@ def simulate(model: Model | None = None, *, parameters: Mapping[str, float] | No
         outputs: observables or states to report (default: every canonical observable and,
             for a model with a care pathway, ``support_level`` (-1 outside hospital, 0 none,
             1 oxygen, 2 HFNC/NIV, 3 invasive ventilation) and ``who_scale`` (WHO clinical
-            progression scale, conditional on survival) from the pathway's rules).
+            progression scale, conditional on survival) from the pathway's rules, and
+            ``cum_hazard_supported``, the cumulative death hazard under that support, which
+            decides death: :func:`mscsim.model.pathway_and_death`).
         backend: a registered back end (``roadrunner``, ``scipy`` or ``compiled``).
         options: solver tolerances.
 
@@ -200,9 +210,14 @@ def simulate(model: Model | None = None, *, parameters: Mapping[str, float] | No
         path = care_pathway({k: table[k].to_numpy()[None, :] for k in PATHWAY_INPUTS}, grid,
                             np.array([values["imv_available"]]),
                             PathwayRules.from_parameters(values))
+        rules = PathwayRules.from_parameters(values)
+        hazard = supported_hazard(table[["cum_hazard"]].to_numpy().T, path.support,
+                                  rules.imv_hazard_factor)[0] if "cum_hazard" in names else None
         table = table[list(names)]
         table["support_level"] = path.support[0].astype(int)
         table["who_scale"] = path.who[0].astype(int)
+        if hazard is not None:
+            table["cum_hazard_supported"] = hazard
     table.insert(0, TIME_COLUMN, grid)
     return SimulationResult(table=table, parameters=values, regimen=regimen, backend=backend,
                             model_hash=model.hash)

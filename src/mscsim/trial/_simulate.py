@@ -3,8 +3,9 @@ the endpoints need.
 
 Times are days after infection on a common grid of ``POINTS_PER_DAY`` points a day;
 randomisation ("day 0" of the trial) is a grid time per patient. A patient dies when the
-cumulative hazard reaches the patient's unit-exponential threshold from the population
-table (linear interpolation, as ``mscsim.population``): the threshold is the same in every
+cumulative hazard under support (:func:`mscsim.model.pathway_and_death`, as in
+``mscsim.population``) reaches the patient's unit-exponential threshold from the population
+table: the threshold is the same in every
 arm, so a treatment changes a patient's fate only through the hazard.
 """
 
@@ -22,8 +23,7 @@ import pyarrow as pa
 
 from mscsim._errors import InputError
 from mscsim.engine import EngineLike, chunk_ranges, get_engine
-from mscsim.model import IMV, PATHWAY_INPUTS, PathwayRules, care_pathway, load_model
-from mscsim.population import death_time
+from mscsim.model import IMV, PATHWAY_INPUTS, PathwayRules, load_model, pathway_and_death
 from mscsim.simulate import BatchResult, Regimen, output_times, simulate_batch
 
 POINTS_PER_DAY = 4
@@ -44,7 +44,7 @@ DISCHARGE_WHO = 3  # WHO 0-3: ambulatory (discharged)
 SUSTAINED_IMPROVEMENT_DAYS = 2.0
 #: version of the outcome definitions above; part of a power pool's identity, so a pool
 #: simulated under other definitions is not resumed
-OUTCOME_DEFINITIONS = 2
+OUTCOME_DEFINITIONS = 3
 #: patients per task (and per stored chunk) of a simulated arm, unless the engine sets one
 ARM_CHUNK_SIZE = 250
 
@@ -104,9 +104,9 @@ def reduce_course(values: np.ndarray, times: np.ndarray, thresholds: np.ndarray,
     window = np.minimum(window, len(times) - 1)
     rel = np.arange(steps + 1) / POINTS_PER_DAY
 
-    death_abs = death_time(get["cum_hazard"], times, thresholds)
-    path = care_pathway({name: get[name] for name in PATHWAY_INPUTS}, times, imv_available,
-                        rules, death_abs)
+    fate = pathway_and_death({name: get[name] for name in PATHWAY_INPUTS}, get["cum_hazard"],
+                             times, imv_available, rules, thresholds)
+    death_abs, path = fate.death_day, fate.pathway
     get["who_scale"] = path.who.astype(float)
     get["support"] = path.support.astype(float)
     death = death_abs - enrol_days
