@@ -71,12 +71,14 @@ def tile(folder: Path, n: int, chunk_size: int, days: float) -> None:
     renumbered), to measure reading and querying at a size too slow to simulate here."""
     from mscsim.population import GenerationOptions, generate_population
     from mscsim.population._generate import population_manifest
-    from mscsim.population._store import _store_manifest, open_population_folder, write_chunk
+    from mscsim.population._store import LAYOUT, open_population_folder
     from mscsim.population._tables import Calibration
+    from mscsim.store import store_manifest, write_chunk
 
     options, calibration = GenerationOptions(days=days), Calibration.load()
     base = generate_population(chunk_size, seed=1, options=options, engine="serial").patients
-    manifest = _store_manifest(population_manifest(n, 1, options, calibration), n, chunk_size)
+    manifest = store_manifest(population_manifest(n, 1, options, calibration), n=n,
+                              chunk_size=chunk_size, layout=LAYOUT)
     open_population_folder(folder, manifest)
     for k in range(manifest["n_chunks"]):
         part = base.iloc[: min(chunk_size, n - k * chunk_size)].copy()
@@ -87,8 +89,9 @@ def tile(folder: Path, n: int, chunk_size: int, days: float) -> None:
 def read_side(folder: Path) -> dict[str, float]:
     """Peak memory of a DuckDB query, then of the summary (column selection), over
     ``folder`` in this fresh process."""
-    from mscsim.population import query_results, read_population, summarise
+    from mscsim.population import read_population, summarise
     from mscsim.population._summary import COLUMNS
+    from mscsim.store import query_results
 
     before = peak_mib(resource.RUSAGE_SELF)
     start = time.perf_counter()  # the query first: peaks only grow

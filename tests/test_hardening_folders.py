@@ -28,10 +28,10 @@ from mscsim.population import (
     GenerationOptions,
     _store,
     generate_population_folder,
-    query_results,
     read_population,
 )
-from mscsim.population._store import CHECKSUMS_FILE, SEAL, chunk_path, missing_chunks
+from mscsim.population._store import missing_chunks
+from mscsim.store import CHECKSUMS_FILE, SEAL, _chunks, chunk_path, file_sha256, query_results
 from tests.test_cli_model import assert_one_line_error
 from tests.test_cli_population import run_here
 
@@ -208,7 +208,7 @@ def test_the_folder_records_a_checksum_per_chunk_and_seals_its_manifest(pop: Pat
         f"chunks/chunk-00000{k}.parquet" for k in range(3)]
     for line in lines:
         digest, name = line.split("  ")
-        assert _store.file_sha256(pop / name) == digest
+        assert file_sha256(pop / name) == digest
     assert len(json.loads((pop / "manifest.json").read_text())[SEAL]) == 64
 
 
@@ -282,7 +282,7 @@ def test_a_full_disk_is_an_environment_fault(monkeypatch, tmp_path: Path) -> Non
     def full(frame, path):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(_store, "_write_table", full)
+    monkeypatch.setattr(_chunks, "_write_table", full)
     with pytest.raises(EnvironmentFault, match="cannot write chunk 0: No space left"):
         generate(tmp_path / "pop")
 

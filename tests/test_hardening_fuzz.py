@@ -25,10 +25,9 @@ from mscsim.evidence import load_outcomes
 from mscsim.population import (
     GenerationOptions,
     generate_population_folder,
-    query_results,
     read_population,
 )
-from mscsim.population._store import CHECKSUMS_FILE, MANIFEST_FILE, chunk_path
+from mscsim.store import CHECKSUMS_FILE, MANIFEST_FILE, chunk_path, query_results
 from mscsim.trial import design_path, load_spec
 from tests.test_evidence_dataset import DATA
 

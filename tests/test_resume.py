@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from mscsim.population import GenerationOptions, generate_population, read_population
-from mscsim.population._store import chunk_files
+from mscsim.store import chunk_files
 from tests._interrupt import interrupt_after, start
 
 N, SEED, CHUNK = 240, 21, 8  # 30 chunks

@@ -19,11 +19,11 @@ from mscsim.population import (
     _store,
     generate_population,
     generate_population_folder,
-    query_results,
     read_population,
     write_population,
 )
-from mscsim.population._store import chunk_files, missing_chunks
+from mscsim.population._store import missing_chunks
+from mscsim.store import _chunks, chunk_files, query_results
 
 from .test_cli_model import assert_one_line_error
 from .test_cli_population import run_here
@@ -134,13 +134,13 @@ def _disk_fills_on_chunk(path: Path, frame: pd.DataFrame, *, index: int) -> None
     _WRITE(frame, path)
 
 
-_WRITE = _store._write_table
+_WRITE = _chunks._write_table
 
 
 def test_a_full_disk_is_a_clear_error_and_leaves_no_half_chunk(tmp_path, monkeypatch,
                                                                reference) -> None:
     out = tmp_path / "pop"
-    monkeypatch.setattr(_store, "_write_table",
+    monkeypatch.setattr(_chunks, "_write_table",
                         lambda frame, path: _disk_fills_on_chunk(path, frame, index=2))
     with pytest.raises(EnvironmentFault, match="cannot write chunk 2: No space left on device"):
         generate(out)

@@ -19,7 +19,7 @@ import pytest
 
 from mscsim._errors import InputError
 from mscsim._io import read_parquet
-from mscsim.population._store import chunk_files, read_chunk
+from mscsim.store import chunk_files, read_chunk
 from mscsim.trial import power_analysis, screen, spec_from_dict
 from mscsim.trial._enrol import doses_for
 from mscsim.trial._power import POOL_DIR, RESIMULATED_STAGES, TREATED_STAGE
@@ -211,7 +211,7 @@ def test_a_resumed_arm_equals_an_uninterrupted_one(tmp_path: Path, setup: dict[s
 def test_a_damaged_pool_chunk_is_recomputed(tmp_path: Path, setup: dict[str, Any]) -> None:
     # issue 14: a chunk of flipped bytes was read back as if finished
     from mscsim.population import read_population
-    from mscsim.population._store import open_store
+    from mscsim.store import open_store
 
     spec = spec_from_dict(spec_data(setup["population"]))
     cohort = screen(spec, read_population(setup["population"]), engine="serial")

@@ -42,7 +42,7 @@ def generate(
     again after an interruption resumes where it stopped.
     """
     from mscsim.population import Calibration, GenerationOptions, generate_population_folder
-    from mscsim.population._store import chunk_files
+    from mscsim.store import chunk_files
 
     values = Calibration.load(calibration)
 

@@ -26,7 +26,7 @@ def query(
     """Run one SELECT over DIR's Parquet data without loading it: 'patients' (a population's
     chunk files, or a trial's patients.parquet) and one view per other NAME.parquet file.
     The query can read nothing else and write nothing, unless --unrestricted."""
-    from mscsim.population import query_results
+    from mscsim.store import query_results
 
     if as_json and as_csv:
         raise InputError("choose one of --json and --csv", field="format")

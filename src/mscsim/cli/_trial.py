@@ -107,7 +107,7 @@ def power(
     from mscsim._errors import InputError
     from mscsim.cli._parse import comma_separated
     from mscsim.cli._population import EXIT_INTERRUPTED
-    from mscsim.population._store import chunk_files
+    from mscsim.store import chunk_files
     from mscsim.trial import POOL_DIR, load_spec, power_analysis, write_power
 
     sizes = comma_separated(sample_sizes, "sample_sizes", int)

@@ -18,8 +18,8 @@ from mscsim.population._report import population_report
 from mscsim.population._store import (
     FolderRun,
     generate_population_folder,
-    query_results,
     read_population,
+    read_population_manifest,
     write_population,
 )
 from mscsim.population._summary import COLUMNS as SUMMARY_COLUMNS
@@ -32,5 +32,5 @@ __all__ = ["CALIBRATION_PROFILES", "SUMMARY_COLUMNS", "clear_stored", "list_stor
            "FolderRun", "PARAMETER_COLUMNS", "PLAUSIBLE", "Calibration",
            "GenerationOptions", "Population", "clinical_course", "generate_population",
            "generate_population_folder", "population_report", "population_store",
-           "query_results", "read_population", "stored_population", "summarise",
+           "read_population", "read_population_manifest", "stored_population", "summarise",
            "validate_population", "write_population", "write_validation"]

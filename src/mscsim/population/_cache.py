@@ -30,13 +30,12 @@ from mscsim.engine import EngineLike, get_engine
 from mscsim.population._generate import GenerationOptions, Population, population_manifest
 from mscsim.population._store import (
     DEFAULT_CHUNK_SIZE,
-    MANIFEST_FILE,
     generate_population_folder,
-    load_manifest,
     read_population,
-    resumable_chunks,
+    read_population_manifest,
 )
 from mscsim.population._tables import Calibration
+from mscsim.store import MANIFEST_FILE, resumable_chunks
 
 STORE_ENV = "MSCSIM_POPULATION_STORE"
 #: manifest entries that, with the package versions, decide a generated population's patients
@@ -87,7 +86,7 @@ def stored_population(n: int, seed: int, *, options: GenerationOptions | None = 
 
 def _manifest(folder: Path) -> dict[str, Any] | None:
     try:
-        return load_manifest(folder)
+        return read_population_manifest(folder)
     except InputError:
         return None
 

@@ -52,13 +52,8 @@ from mscsim._errors import InputError
 from mscsim._io import atomic_path, folder_lock, write_text_atomic
 from mscsim.engine import EngineLike, get_engine
 from mscsim.model import load_model
-from mscsim.population import Population
-from mscsim.population._store import (
-    _store_manifest,
-    load_manifest,
-    open_store,
-    resumable_chunks,
-)
+from mscsim.population import Population, read_population_manifest
+from mscsim.store import open_store, resumable_chunks, store_manifest
 from mscsim.trial._analysis import ANALYSERS, BatchEstimates, analyse_batch
 from mscsim.trial._endpoints import get_endpoint
 from mscsim.trial._enrol import (
@@ -97,7 +92,7 @@ def _population_identity(spec: TrialSpec, population: Population | None) -> Any:
         manifest = population.manifest
     elif spec.population.source == "folder" and spec.population.path is not None:
         try:
-            manifest = load_manifest(Path(spec.population.path))
+            manifest = read_population_manifest(Path(spec.population.path))
         except InputError:
             return None  # reading the population will say what is wrong
     if manifest is None:
@@ -117,11 +112,10 @@ def pool_manifest(spec: TrialSpec, replicates: int, method: str, chunk_size: int
                 "model_sha256": load_model().hash,
                 "outcome_definitions": OUTCOME_DEFINITIONS,
                 "stages": [SCREENING_STAGE, *_stages(method)]}
-    full = _store_manifest(manifest, 0, chunk_size)
-    full.pop("n_chunks")  # the stages' sizes are known only once screening is done
-    full["layout"] = ("<stage>/chunk-NNNNNN.parquet: chunk k holds the outcomes of patients "
-                      "k*chunk_size .. (k+1)*chunk_size-1 of that stage")
-    return full
+    # the stages' sizes (so their numbers of chunks) are known only once screening is done
+    return store_manifest(manifest, chunk_size=chunk_size, layout=(
+        "<stage>/chunk-NNNNNN.parquet: chunk k holds the outcomes of patients "
+        "k*chunk_size .. (k+1)*chunk_size-1 of that stage"))
 
 
 def _stages(method: str) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ from mscsim._errors import InputError
 from mscsim.engine import EngineLike, chunk_ranges, get_engine
 from mscsim.model import IMV, PATHWAY_INPUTS, PathwayRules, load_model, pathway_and_death
 from mscsim.simulate import BatchResult, Regimen, output_times, simulate_batch
+from mscsim.store import read_chunk, resumable_chunks, write_chunk
 
 POINTS_PER_DAY = 4
 #: MSC potency parameters set to zero in the null model (cells still distribute, no effect)
@@ -170,7 +171,7 @@ def reduce_course(values: np.ndarray, times: np.ndarray, thresholds: np.ndarray,
 class ArmStore:
     """Finished chunks of one simulated arm on disk: ``folder/stage/chunk-NNNNNN.parquet``,
     chunk ``k`` holding the outcomes of patients ``k * chunk_size`` onwards (the layout and
-    atomic writes of :mod:`mscsim.population._store`; the folder's manifest is opened by the
+    atomic writes of :mod:`mscsim.store`; the folder's manifest is opened by the
     caller). Each file holds the ``values`` columns and the flattened ``daily`` array."""
 
     folder: Path
@@ -178,13 +179,9 @@ class ArmStore:
 
     def finished(self) -> dict[int, Path]:
         """Chunks already written whose checksums match (a damaged one is recomputed)."""
-        from mscsim.population._store import resumable_chunks
-
         return resumable_chunks(self.folder, self.stage)
 
     def write(self, index: int, outcomes: ArmOutcomes) -> None:
-        from mscsim.population._store import write_chunk
-
         table = pa.Table.from_pandas(outcomes.values, preserve_index=False)
         n = len(outcomes.values)
         flat = np.ascontiguousarray(outcomes.daily, dtype=float).reshape(-1)
@@ -194,8 +191,6 @@ class ArmStore:
 
     def read(self, index: int, rows: int, path: Path | None = None) -> ArmOutcomes:
         """Chunk ``index`` (at ``path``, when known), which must hold ``rows`` patients."""
-        from mscsim.population._store import read_chunk
-
         path = path or self.finished()[index]
         table = read_chunk(path)
         if table.num_rows != rows or _DAILY not in table.column_names:
