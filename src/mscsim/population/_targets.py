@@ -178,6 +178,24 @@ IMV_MORTALITY = Target(
     "doi:10.1164/rccm.202006-2405OC, abstract); 53% in Germany (Karagiannidis 2020, as "
     "reported by WIdO); 41.4% at 28 days in RECOVERY's usual-care arm (Horby 2021); 37% at "
     "day 90 in COVID-ICU (doi:10.1007/s00134-020-06294-x); band: their range")
+_KARAGIANNIDIS = (
+    "mortality of mechanically ventilated patients (about three quarters of them invasively) "
+    "in 10,021 patients in 920 German hospitals, Feb-Apr 2020 (Karagiannidis 2020 Lancet "
+    "Respir Med doi:10.1016/S2213-2600(20)30316-7, as reported by WIdO); these two figures "
+    "informed the hand-set imv_hazard_factor (not fitted), so the row is not independent; "
+    "band: assumption")
+IMV_MORTALITY_70_79 = Target("imv_mortality_70_79", 0.63, 0.50, 0.75,
+                             f"{_KARAGIANNIDIS}: 63% at 70-79 years")
+IMV_MORTALITY_80_PLUS = Target("imv_mortality_80_plus", 0.72, 0.58, 0.85,
+                               f"{_KARAGIANNIDIS}: 72% at 80 years or older")
+SYMPTOMATIC = Target(
+    "symptomatic_frac", 0.69, 0.55, 0.83,
+    "share of infections that are ever symptomatic: 31% (26-37%) of infections in screened, "
+    "followed defined populations stayed asymptomatic throughout, 20% (17-25%) over all 79 "
+    "studies (Buitrago-Garcia 2020 PLoS Med doi:10.1371/journal.pmed.1003346, abstract); at "
+    "least a third asymptomatic (Oran & Topol 2021 Ann Intern Med doi:10.7326/M20-6976, "
+    "abstract); compared: infections in which IL-6 ever reaches the symptom threshold; band: "
+    "assumption spanning these")
 ONSET_TO_ADMISSION = Target(
     "onset_to_admission_median_days", 6.0, 4.0, 8.0,
     "symptom onset to hospital admission: median 4 days (IQR 1-8) in ISARIC CCP-UK (Docherty "
