@@ -43,3 +43,76 @@ def test_first_events_make_improvement_and_death_compete():
     assert table.loc[("msc", "died before improving"), "day 28"] == 0.25
     assert table.loc[("placebo", "died before improving"), "day 7"] == 0.0
 
+
+
+# ---------------------------------------------------------------- days alive and out of hospital
+def _course(times: np.ndarray, **series: np.ndarray) -> np.ndarray:
+    from mscsim.trial._simulate import OUTPUTS
+
+    defaults = {"pf_ratio_mmhg": 250.0, "spo2_pct": 92.0, "il6_pg_ml": 50.0,
+                "tnf_pg_ml": 4.0, "il10_pg_ml": 5.0, "lymphocytes_1e9_l": 0.7,
+                "lung_damage_frac": 0.3, "viral_load_log10": 0.0, "organ_dysfunction": 0.1,
+                "cum_hazard": 0.0}
+    values = np.zeros((1, len(times), len(OUTPUTS)))
+    for k, name in enumerate(OUTPUTS):
+        values[0, :, k] = series.get(name, defaults[name])
+    return values
+
+
+def _outcomes(values: np.ndarray, times: np.ndarray, threshold: float, enrol: float):
+    from mscsim.model import PathwayRules, load_model
+    from mscsim.trial._simulate import reduce_course
+
+    rules = PathwayRules.from_parameters(load_model().parameter_defaults)
+    return reduce_course(values, times, np.array([threshold]), np.array([enrol]), 28.0,
+                         np.array([True]), np.array([1.0]), rules).values.iloc[0]
+
+
+def _pathway(values: np.ndarray, times: np.ndarray):
+    from mscsim.model import PATHWAY_INPUTS, PathwayRules, care_pathway, load_model
+    from mscsim.trial._simulate import OUTPUTS
+
+    rules = PathwayRules.from_parameters(load_model().parameter_defaults)
+    return care_pathway({k: values[:, :, OUTPUTS.index(k)] for k in PATHWAY_INPUTS}, times,
+                        np.array([1.0]), rules)
+
+
+def test_days_alive_and_out_of_hospital_on_hand_made_courses():
+    from mscsim.trial._simulate import DAOH_DEATH_SCORE
+
+    times = np.arange(0, 45, 0.25)
+    # hypoxaemic and on oxygen from day 0, room air from day 8: the pathway weans and
+    # discharges alive some days later; randomised on day 2
+    recovering = _course(times, spo2_pct=np.where(times < 8, 92.0, 98.0),
+                         pf_ratio_mmhg=np.where(times < 8, 250.0, 450.0))
+    discharge = float(_pathway(recovering, times).discharge_day[0])
+    assert 8 < discharge < 2 + 28
+    home = _outcomes(recovering, times, 5.0, 2.0)
+    # exactly the days from discharge to day 28 after randomisation: not the days before
+    # randomisation, not one grid point more or less
+    assert home.daoh_d28 == 28 - (discharge - 2.0)
+    assert home.vfd_d28 == 28.0 and np.isnan(home.death_time)
+    # hypoxaemic throughout: alive in hospital on day 28 scores 0
+    inside = _outcomes(_course(times), times, 5.0, 2.0)
+    assert np.isnan(inside.death_time) and inside.daoh_d28 == 0.0
+    # the same recovery, but dead on day 20 after discharge: death scores below every
+    # survivor, whatever the days at home before it
+    hazard = np.where(times < 22.0, 0.0, 1.0)
+    died = _outcomes(_course(times, spo2_pct=np.where(times < 8, 92.0, 98.0),
+                             pf_ratio_mmhg=np.where(times < 8, 250.0, 450.0),
+                             cum_hazard=hazard), times, 1.0, 2.0)
+    assert died.death_time == 20.0
+    assert DAOH_DEATH_SCORE == -1.0 and died.daoh_d28 == DAOH_DEATH_SCORE < inside.daoh_d28
+
+
+def test_last_value_alive_is_the_value_before_death():
+    times = np.arange(0, 45, 0.25)
+    pf = 300.0 - 5.0 * times                       # falling P/F: 300 - 5 t mmHg
+    hazard = np.where(times < 7.5, 0.0, 1.0)       # reaches 1 at day 7.5 after infection
+    dead = _outcomes(_course(times, pf_ratio_mmhg=pf, cum_hazard=hazard), times, 1.0, 2.0)
+    assert dead.death_time == 5.5
+    assert np.isnan(dead.pf_d7)
+    # day 7 after randomisation is day 9 after infection; the last grid point alive is 7.25
+    assert dead.pf_last_d7 == 300.0 - 5.0 * 7.25
+    assert dead.pf_last_d3 == dead.pf_d3 == 300.0 - 5.0 * 5.0   # alive on day 3
+    assert dead.il6_last_d14 == 50.0 and np.isnan(dead.il6_d14)

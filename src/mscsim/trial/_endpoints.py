@@ -82,6 +82,10 @@ def _define(name: str) -> Endpoint:
     if name == "vfd_d28":
         return Endpoint(name, "rank", "ventilator-free days to day 28 (alive and not on "
                         "invasive ventilation in the care pathway; 0 if dead by day 28)", "above")
+    if name == "daoh_d28":
+        return Endpoint(name, "rank", "days alive and out of hospital to day 28 (discharged "
+                        "alive in the care pathway; -1 if dead by day 28, below every "
+                        "survivor)", "above")
     if name == "win_ratio_d28":
         return Endpoint(name, "win", "win ratio of the hierarchy: death by day 28 (the later "
                         "death wins), then ventilator-free days to day 28, then the WHO scale "

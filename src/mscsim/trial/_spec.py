@@ -47,7 +47,7 @@ def endpoint_names() -> tuple[str, ...]:
     names = [f"mortality_d{d}" for d in MORTALITY_DAYS]
     names += ["survival"]
     names += [f"who_d{d}" for d in WHO_DAYS]
-    names += ["time_to_improvement", "vfd_d28", "win_ratio_d28", "pf_change_d7"]
+    names += ["time_to_improvement", "vfd_d28", "daoh_d28", "win_ratio_d28", "pf_change_d7"]
     names += [f"{b}_change_d{d}" for b in BIOMARKERS for d in BIOMARKER_DAYS]
     return tuple(names)
 
