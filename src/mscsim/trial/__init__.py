@@ -34,9 +34,14 @@ from mscsim.trial._stats.continuous import (
     AncovaResult,
     RankSumBatch,
     RankSumResult,
+    WorstRankBatch,
+    WorstRankResult,
     ancova,
     wilcoxon_rank_sum,
     wilcoxon_rank_sum_batch,
+    worst_rank_test,
+    worst_rank_test_batch,
+    worst_ranks,
 )
 from mscsim.trial._stats.ordinal import ProportionalOddsResult, proportional_odds
 from mscsim.trial._stats.survival import (
@@ -63,7 +68,8 @@ __all__ = [
     "logrank_test", "logrank_test_batch", "odds_ratio", "odds_ratio_batch",
     "proportional_odds", "risk_difference", "risk_difference_batch", "risk_ratio",
     "risk_ratio_batch", "wilcoxon_rank_sum", "wilcoxon_rank_sum_batch", "WinRatioResult",
-    "win_ratio", "CumulativeIncidenceResult", "cumulative_incidence",
+    "win_ratio", "CumulativeIncidenceResult", "cumulative_incidence", "WorstRankBatch",
+    "WorstRankResult", "worst_rank_test", "worst_rank_test_batch", "worst_ranks",
 ]
 
 # ---------------------------------------------------------------- the trial runner (issue #4)
