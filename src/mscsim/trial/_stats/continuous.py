@@ -274,12 +274,14 @@ class WorstRankBatch(ResultMixin):
         return int(self.p_value.shape[0])
 
     def __getitem__(self, i: int) -> WorstRankResult:
-        floats = {f: float(getattr(self, f)[i]) for f in (
-            "estimate", "ci_low", "ci_high", "p_value", "statistic", "z", "se")}
-        counts = {f: int(getattr(self, f)[i]) for f in (
-            "n_treated", "n_control", "deaths_treated", "deaths_control")}
-        return WorstRankResult(**floats, **counts, level=self.level, method=self.method,
-                               warnings=(self.notes[i],) if self.notes[i] else ())
+        return WorstRankResult(
+            estimate=float(self.estimate[i]), ci_low=float(self.ci_low[i]),
+            ci_high=float(self.ci_high[i]), p_value=float(self.p_value[i]),
+            statistic=float(self.statistic[i]), z=float(self.z[i]), se=float(self.se[i]),
+            n_treated=int(self.n_treated[i]), n_control=int(self.n_control[i]),
+            deaths_treated=int(self.deaths_treated[i]),
+            deaths_control=int(self.deaths_control[i]), level=self.level,
+            method=self.method, warnings=(self.notes[i],) if self.notes[i] else ())
 
 
 _WORST_RANK = ("worst-rank analysis (Lachin 1999): deaths ranked below every survivor, "
