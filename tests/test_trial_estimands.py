@@ -142,8 +142,7 @@ def test_a_spec_chooses_the_death_strategy():
     import pytest
 
     from mscsim import InputError
-    from mscsim.trial import get_endpoint
-    from mscsim.trial._endpoints import endpoint_of
+    from mscsim.trial import endpoint_of, get_endpoint
     from tests._trial_helpers import spec
 
     s = spec(endpoints={"primary": "il6_change_d3",
