@@ -21,3 +21,58 @@ def test_report_design_reads_in_words():
                                  "pool_valid": False}))
     assert rows["power (alpha 0.05)"] == "2.2% ± 0.3% (Monte Carlo SE)"
     assert "too small for independent replicates" in rows["pool"]
+
+
+def _balanced(page: str) -> None:
+    """Every opened tag is closed, in order (the report's tables are plain HTML)."""
+    from html.parser import HTMLParser
+
+    stack: list[str] = []
+
+    class Check(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            stack.append(tag)
+
+        def handle_endtag(self, tag):
+            assert stack and stack.pop() == tag, tag
+
+    Check().feed(page)
+    assert not stack, stack
+
+
+def test_report_shows_estimands_and_the_sensitivity_row_beside_the_main_one():
+    import json
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    from mscsim.trial import analyse_endpoints
+    from mscsim.trial._report import _endpoint_table, _estimand_table
+    from mscsim.trial._run import _clean
+    from tests._trial_helpers import spec
+
+    arm = np.repeat([1, 0], 6)
+    frame = pd.DataFrame({"death_time": [2.0, *[np.nan] * 11], "pf0": 100.0 + np.arange(12),
+                          "pf_d7": [np.nan, *(150.0 + 3 * np.arange(11.0))],
+                          "vfd_d28": 20.0, "daoh_d28": np.arange(12.0) - 1})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        endpoints = analyse_endpoints(spec(endpoints={"primary": "pf_change_d7",
+                                                      "secondary": ["daoh_d28"]}), frame, arm)
+    summary = json.loads(json.dumps(_clean({"endpoints": endpoints})))   # as summary.json
+    table = _endpoint_table(summary)
+    rows = table.split("<tr>")[2:]
+    assert rows[0].startswith("<td>pf_change_d7 (primary)</td><td>probability that MSC")
+    assert rows[1].startswith("<td>pf_change_d7: sensitivity analysis (survivors only)</td>"
+                              "<td>baseline-adjusted mean difference")
+    assert rows[2].startswith("<td>daoh_d28</td><td>Hodges-Lehmann shift")
+    page = _estimand_table(summary)
+    assert "Population of every estimand: patients randomised (alive at randomisation" in page
+    assert "death: composite (worst rank): a death before day 7 ranks below every survivor" \
+        in page
+    assert "rescue therapy: treatment policy" in page
+    assert "survivors only: ANCOVA of the survivors&#x27; change (ANCOVA by ordinary" in page
+    assert "death: composite: -1, below every survivor" in page
+    _balanced(table + page)
+    assert _estimand_table({"endpoints": {"x": {"estimate": 1.0}}}) == ""  # older summary

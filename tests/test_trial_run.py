@@ -219,4 +219,5 @@ def test_endpoints_on_hand_made_potential_outcomes() -> None:
     assert out["survival"]["events_control"] == 3
     assert out["time_to_improvement"]["events_treated"] == 4
     assert out["time_to_improvement"]["estimate"] > 1  # faster improvement under MSC
-    assert out["il6_change_d3"]["excluded_dead"] == 0
+    assert out["il6_change_d3"]["deaths_treated"] == 0       # death on day 10, after day 3
+    assert out["il6_change_d3"]["sensitivity"]["excluded_dead"] == 0

@@ -93,6 +93,11 @@ def test_base_spec_is_valid() -> None:
      "calibration =", "'salje' or 'levin'"),
     (lambda d: d["population"].update(backend="gpu"), "population.backend", "backend =",
      "'roadrunner' or 'compiled'"),
+    (lambda d: d["endpoints"].update(death_strategy={"pf_change_d7": "dropped"}),
+     "endpoints.death_strategy.pf_change_d7", "death_strategy =",
+     "'composite', 'while_alive' or 'survivors'"),
+    (lambda d: d["endpoints"].update(death_strategy={"vfd_d28": "survivors"}),
+     "endpoints.death_strategy.vfd_d28", "death_strategy =", "pf_change_d7"),
 ])
 def test_field_errors_name_field_and_line(tmp_path: Path, change, field: str, needle: str,
                                           message: str) -> None:
@@ -117,6 +122,9 @@ def test_field_errors_name_field_and_line(tmp_path: Path, change, field: str, ne
     (lambda d: d["arms"][0].update(control=True), "control arm gets no cells"),
     (lambda d: d.update(follow_up_days=120), "less than or equal to 90"),
     (lambda d: d["endpoints"].update(primary="happiness"), "Input should be"),
+    (lambda d: d["endpoints"].update(secondary=["survival"],
+                                     death_strategy={"il6_change_d3": "survivors"}),
+     "death_strategy names il6_change_d3, which is not an endpoint of this trial"),
 ])
 def test_consistency_errors(change, message: str) -> None:
     data = copy.deepcopy(BASE_SPEC)
@@ -160,3 +168,13 @@ def test_ratio_for_blocks_must_be_whole() -> None:
         spec_from_dict(data)
     data["allocation"]["method"] = "simple"
     assert spec_from_dict(data).treated_fraction() == pytest.approx(0.6)
+
+
+def test_death_strategy_is_optional_and_read() -> None:
+    data = copy.deepcopy(BASE_SPEC)
+    assert spec_from_dict(data).death_strategy("pf_change_d7") == "composite"
+    assert spec_from_dict(data).death_strategy("vfd_d28") is None
+    data["endpoints"]["death_strategy"] = {"pf_change_d7": "while_alive"}
+    spec = spec_from_dict(data)
+    assert spec.death_strategy("pf_change_d7") == "while_alive"
+    assert spec.death_strategy("il6_change_d3") == "composite"

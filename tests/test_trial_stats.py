@@ -13,6 +13,11 @@ Tolerances (absolute on ``max(1, |reference|)``):
   its default 1e-7 it stops up to ~1e-5 from the maximum; R's coxph with eps 1e-12 agrees
   with us to ~1e-12)
 * scipy ``mannwhitneyu(method="asymptotic")``: 1e-12
+* worst-rank analysis: statistic and p-value against scipy ``mannwhitneyu`` on a composite
+  score built another way (deaths as death time - 1e6), the probability that MSC does
+  better against pairwise comparisons, its standard error against scipy
+  ``brunnermunzel(distribution="normal")``: 1e-12; interval coverage by simulation: 0.95
+  within 0.025 (4 Monte Carlo SE at 800 replicates)
 * batch versus scalar: 1e-12 (the same code path)
 """
 
@@ -523,3 +528,97 @@ def test_results_serialise_to_json() -> None:
         assert {"method", "warnings"} <= set(data)
         json.dumps(data)
     assert kaplan_meier(time_[0], event[0]).survival_at([0.0, 1e9]).tolist()[0] == 1.0
+
+
+# ---------------------------------------------------------------- worst rank (deaths)
+def _worst_rank_trial(rng: np.random.Generator, n: int, shift: float = 0.0
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    arm = (np.arange(n) % 2).astype(float)
+    value = np.round(rng.normal(0, 1, n) + shift * arm, 1)           # ties among survivors
+    death = np.where(rng.random(n) < 0.3, rng.integers(1, 6, n).astype(float), np.nan)
+    value[np.isfinite(death)] = np.nan                               # ties among deaths
+    return value, death, arm
+
+
+def test_worst_ranks_on_a_hand_made_trial() -> None:
+    from mscsim.trial import worst_rank_test, worst_ranks
+
+    value = np.array([5.0, np.nan, 2.0, np.nan, 1.0, np.nan])
+    death = np.array([np.nan, 3.0, np.nan, 1.0, np.nan, 3.0])
+    # the day-1 death is worst, the two day-3 deaths share ranks 2 and 3, then survivors
+    assert worst_ranks(value[None], death[None], True)[0].tolist() == [6, 2.5, 5, 1, 4, 2.5]
+    # a fall is better (IL-6): survivors reverse, deaths stay at the bottom
+    assert worst_ranks(value[None], death[None], False)[0].tolist() == [4, 2.5, 5, 1, 6, 2.5]
+    arm = np.array([1, 1, 1, 0, 0, 0])
+    res = worst_rank_test(value, death, arm)
+    # MSC (ranks 6, 2.5, 5) against control (1, 4, 2.5): 7 wins, 1 tie, 1 loss of 9 pairs
+    assert res.estimate == pytest.approx(7.5 / 9, abs=1e-12)
+    assert (res.deaths_treated, res.deaths_control) == (1, 2)
+    # reversed (4, 2.5, 5 against 1, 6, 2.5): 5 wins, 1 tie
+    assert worst_rank_test(value, death, arm, higher_is_better=False).estimate == \
+        pytest.approx(5.5 / 9, abs=1e-12)
+
+
+def test_worst_rank_against_scipy_and_pairwise_comparisons() -> None:
+    from mscsim.trial import worst_rank_test
+
+    rng = np.random.default_rng(17)
+    for k in range(20):
+        value, death, arm = _worst_rank_trial(rng, int(rng.integers(8, 80)), shift=0.4)
+        higher = bool(k % 2)
+        res = worst_rank_test(value, death, arm, higher_is_better=higher)
+        score = np.where(np.isfinite(death), death - 1e6, value if higher else -value)
+        x, y = score[arm == 1], score[arm == 0]
+        mw = stats.mannwhitneyu(x, y, method="asymptotic", use_continuity=True)
+        assert abs(res.statistic - mw.statistic) <= 1e-12 * max(1.0, mw.statistic)
+        assert abs(res.p_value - mw.pvalue) <= 1e-12
+        pairs = np.sign(np.subtract.outer(x, y))
+        assert abs(res.estimate - ((pairs > 0).mean() + 0.5 * (pairs == 0).mean())) <= 1e-12
+        bm = stats.brunnermunzel(y, x, distribution="normal")
+        assert abs((res.estimate - 0.5) / res.se - bm.statistic) <= 1e-12 * max(
+            1.0, abs(bm.statistic))
+        assert res.ci_low < res.estimate < res.ci_high
+
+
+def test_worst_rank_interval_covers() -> None:
+    from mscsim.trial import worst_rank_test_batch
+
+    rng = np.random.default_rng(5)
+    reps, n, delta = 800, 60, 0.5
+    arm = (np.arange(n) % 2).astype(float)
+    value = rng.normal(0, 1, (reps, n)) + delta * arm
+    death = np.full((reps, n), np.nan)
+    res = worst_rank_test_batch(value, death, arm)
+    truth = stats.norm.cdf(delta / np.sqrt(2))      # P(X + delta > Y), X, Y ~ N(0, 1)
+    covered = ((res.ci_low < truth) & (truth < res.ci_high)).mean()
+    assert abs(covered - 0.95) < 0.025
+
+
+def test_batch_worst_rank_equals_scalar() -> None:
+    from mscsim.trial import worst_rank_test, worst_rank_test_batch
+
+    rng = np.random.default_rng(8)
+    trials = [_worst_rank_trial(rng, 30, shift=0.3) for _ in range(12)]
+    value, death, _ = (np.stack(t) for t in zip(*trials, strict=True))
+    arm = np.stack([rng.permutation(np.arange(30) % 2) for _ in range(12)]).astype(float)
+    batch = worst_rank_test_batch(value, death, arm, higher_is_better=False)
+    for r in range(12):
+        one = worst_rank_test(value[r], death[r], arm[r], higher_is_better=False)
+        for field in ("estimate", "ci_low", "ci_high", "p_value", "statistic", "se"):
+            assert getattr(batch[r], field) == pytest.approx(getattr(one, field), abs=1e-12)
+        assert batch[r].deaths_control == one.deaths_control
+
+
+def test_worst_rank_degenerate_and_invalid() -> None:
+    from mscsim.trial import worst_rank_test
+
+    with pytest.warns(StatisticsWarning, match="no interval"):
+        res = worst_rank_test([1.0, 2.0, np.nan, np.nan], [np.nan, np.nan, 2.0, 3.0],
+                              [1, 1, 0, 0])
+    assert res.estimate == 1.0 and np.isnan(res.ci_low) and res.p_value < 1
+    with pytest.raises(InputError, match="either a value") as info:
+        worst_rank_test([1.0, np.nan], [2.0, np.nan], [1, 0])
+    assert info.value.field == "value"
+    with pytest.raises(InputError) as info:
+        worst_rank_test([1.0, 2.0], [np.nan, np.nan], [1, 2])
+    assert info.value.field == "arm"

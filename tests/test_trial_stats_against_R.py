@@ -17,6 +17,8 @@ Tolerances (absolute, on ``max(1, |R value|)`` scale, i.e. relative for large va
 * proportional odds (vs ``polr``, optim reltol 1e-15): 1e-6 for coefficients, thresholds,
   log-likelihoods; 1e-5 for standard errors (R's Hessian is a finite difference)
 * Wilcoxon rank-sum (vs ``wilcox.test``): 1e-10; ANCOVA (vs ``lm``): 1e-9
+* worst-rank analysis (vs ``wilcox.test`` on a composite score built in R, the pairwise
+  probability, the DeLong variance and logit interval written out in R): 1e-10
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ SCRIPT = R_DIR / "trial_stats_reference.R"
 REF: dict[str, Any] = json.loads((R_DIR / "trial_stats_reference.json").read_text("utf-8"))
 DATA_FILES = ["trial_stats_binary.csv", "trial_stats_survival.csv",
               "trial_stats_ordinal.csv", "trial_stats_continuous.csv",
-              "trial_stats_competing.csv", "trial_stats_competing_censored.csv"]
+              "trial_stats_competing.csv", "trial_stats_competing_censored.csv",
+              "trial_stats_worst_rank.csv"]
 
 
 def _csv(name: str) -> pd.DataFrame:
@@ -322,6 +325,22 @@ def test_ancova_against_R(dataset: str, spec: str) -> None:
     assert_close([res.ci_low, res.ci_high], [ref["ci_low"][1], ref["ci_high"][1]], "CI", 1e-9)
     assert res.df == ref["df"]
     assert_close(res.residual_se, ref["sigma"], "sigma", 1e-9)
+
+
+WORST = _csv("worst_rank")
+
+
+@pytest.mark.parametrize("direction", ["higher", "lower"])
+@pytest.mark.parametrize("dataset", list(REF["worst_rank"]))
+def test_worst_rank_against_R(dataset: str, direction: str) -> None:
+    from mscsim.trial import worst_rank_test
+
+    d = WORST[WORST["dataset"] == dataset]
+    ref = REF["worst_rank"][dataset][direction]
+    res = worst_rank_test(d["value"], d["death"], d["arm"],
+                          higher_is_better=direction == "higher")
+    for field in ("statistic", "p_value", "estimate", "se", "ci_low", "ci_high"):
+        assert_close(getattr(res, field), ref[field], field, 1e-10)
 
 
 # ---------------------------------------------------------------- freshness

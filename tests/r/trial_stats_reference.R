@@ -4,7 +4,8 @@
 #   Rscript tests/r/trial_stats_reference.R [OUTPUT_DIR]
 # Default OUTPUT_DIR: the folder of this script (tests/r/). Writes there:
 #   trial_stats_binary.csv, trial_stats_survival.csv, trial_stats_ordinal.csv,
-#   trial_stats_continuous.csv   -- the small datasets, generated deterministically below
+#   trial_stats_continuous.csv, trial_stats_competing*.csv, trial_stats_worst_rank.csv
+#                                -- the small datasets, generated deterministically below
 #   trial_stats_reference.json   -- R's results on them
 #
 # References: stats::fisher.test, wilcox.test, lm; metafor::escalc (Wald effect sizes with
@@ -290,12 +291,48 @@ for (name in unique(continuous$dataset)) {
   continuous_out[[name]] <- entry
 }
 
+# ------------------------------------------------------------------ worst rank
+# A change with deaths before the assessment (Lachin 1999): deaths rank below every survivor,
+# the earlier death worse. Own seed, so the datasets above do not move.
+set.seed(20261204)
+worst <- do.call(rbind, lapply(1:4, function(k) {
+  n <- c(20, 35, 50, 64)[k]
+  arm <- rep(0:1, length.out = n)
+  value <- round(rnorm(n) + 0.4 * arm, 1)
+  dead <- runif(n) < 0.3
+  death <- ifelse(dead, sample(1:5, n, replace = TRUE), NA)
+  value[dead] <- NA
+  data.frame(dataset = sprintf("worst_%02d", k), value = value, death = death, arm = arm)
+}))
+write_data(worst, "trial_stats_worst_rank.csv")
+worst_out <- list()
+for (name in unique(worst$dataset)) {
+  d <- worst[worst$dataset == name, ]
+  entry <- list()
+  for (direction in c("higher", "lower")) {
+    oriented <- if (direction == "higher") d$value else -d$value
+    score <- ifelse(is.na(d$death), oriented, d$death - 1e6)
+    x <- score[d$arm == 1]
+    y <- score[d$arm == 0]
+    w <- wilcox.test(x, y, exact = FALSE, correct = TRUE)
+    wins <- outer(x, y, ">") + 0.5 * outer(x, y, "==")
+    theta <- mean(wins)
+    se <- sqrt(var(rowMeans(wins)) / length(x) + var(colMeans(wins)) / length(y))
+    half <- qnorm(0.975) * se / (theta * (1 - theta))
+    entry[[direction]] <- list(statistic = num(w$statistic), p_value = num(w$p.value),
+                               estimate = num(theta), se = num(se),
+                               ci_low = num(plogis(qlogis(theta) - half)),
+                               ci_high = num(plogis(qlogis(theta) + half)))
+  }
+  worst_out[[name]] <- entry
+}
+
 out <- list(
   meta = list(r_version = R.version.string,
               survival = as.character(packageVersion("survival")),
               mass = as.character(packageVersion("MASS")),
               metafor = as.character(packageVersion("metafor"))),
   binary = binary_out, survival = survival_out, ordinal = ordinal_out,
-  continuous = continuous_out, competing = competing_out)
+  continuous = continuous_out, competing = competing_out, worst_rank = worst_out)
 write_json(out, file.path(out_dir, "trial_stats_reference.json"), auto_unbox = TRUE,
            digits = NA, na = "null", pretty = TRUE)

@@ -11,8 +11,9 @@ The trial runner (issue #4; ``docs/trials.md``) builds on them: TOML specs valid
 pydantic (:func:`load_spec`; the example designs ship with the package,
 :func:`design_names`), screening and randomisation of a virtual population, potential
 outcomes under each arm (:func:`run_trial`, :func:`build_pool`), an endpoint analyser
-registry (:data:`ANALYSERS`), replicated trials (:func:`power_analysis`) and an HTML report
-(:func:`trial_report`).
+registry (:data:`ANALYSERS`), an ICH E9(R1) :class:`Estimand` for every endpoint
+(:func:`endpoint_of` applies a spec's death strategy), replicated trials
+(:func:`power_analysis`) and an HTML report (:func:`trial_report`).
 """
 
 from mscsim.trial._stats.binary import (
@@ -34,9 +35,14 @@ from mscsim.trial._stats.continuous import (
     AncovaResult,
     RankSumBatch,
     RankSumResult,
+    WorstRankBatch,
+    WorstRankResult,
     ancova,
     wilcoxon_rank_sum,
     wilcoxon_rank_sum_batch,
+    worst_rank_test,
+    worst_rank_test_batch,
+    worst_ranks,
 )
 from mscsim.trial._stats.ordinal import ProportionalOddsResult, proportional_odds
 from mscsim.trial._stats.survival import (
@@ -63,7 +69,8 @@ __all__ = [
     "logrank_test", "logrank_test_batch", "odds_ratio", "odds_ratio_batch",
     "proportional_odds", "risk_difference", "risk_difference_batch", "risk_ratio",
     "risk_ratio_batch", "wilcoxon_rank_sum", "wilcoxon_rank_sum_batch", "WinRatioResult",
-    "win_ratio", "CumulativeIncidenceResult", "cumulative_incidence",
+    "win_ratio", "CumulativeIncidenceResult", "cumulative_incidence", "WorstRankBatch",
+    "WorstRankResult", "worst_rank_test", "worst_rank_test_batch", "worst_ranks",
 ]
 
 # ---------------------------------------------------------------- the trial runner (issue #4)
@@ -77,7 +84,13 @@ from mscsim.trial._analysis import (  # noqa: E402
     register_analyser,
 )
 from mscsim.trial._designs import design_names, design_path  # noqa: E402
-from mscsim.trial._endpoints import ENDPOINTS, Endpoint, get_endpoint  # noqa: E402
+from mscsim.trial._endpoints import (  # noqa: E402
+    ENDPOINTS,
+    Endpoint,
+    Estimand,
+    endpoint_of,
+    get_endpoint,
+)
 from mscsim.trial._enrol import Cohort, allocate, screen  # noqa: E402
 from mscsim.trial._power import (  # noqa: E402
     POOL_DIR,
@@ -93,6 +106,7 @@ from mscsim.trial._report import trial_report  # noqa: E402
 from mscsim.trial._run import TrialResult, analyse_endpoints, run_trial, write_trial  # noqa: E402
 from mscsim.trial._simulate import NULL_POTENCY, POINTS_PER_DAY  # noqa: E402
 from mscsim.trial._spec import (  # noqa: E402
+    DEATH_STRATEGIES,
     MAX_FOLLOW_UP_DAYS,
     MORTALITY_DAYS,
     TrialSpec,
@@ -111,5 +125,6 @@ __all__ += [
     "get_endpoint", "load_spec", "power_analysis", "register_analyser", "run_trial",
     "sample_size_search", "screen", "spec_from_dict", "spec_json_schema", "trial_report",
     "write_trial", "MAX_FOLLOW_UP_DAYS", "MORTALITY_DAYS", "POINTS_PER_DAY", "POOL_DIR",
-    "pool_warning", "spec_json_schema_text", "write_power",
+    "pool_warning", "spec_json_schema_text", "write_power", "DEATH_STRATEGIES", "Estimand",
+    "endpoint_of",
 ]

@@ -24,7 +24,13 @@ from mscsim.trial._stats.binary import (
     risk_ratio_batch,
 )
 from mscsim.trial._stats.common import StatisticsWarning
-from mscsim.trial._stats.continuous import ancova, wilcoxon_rank_sum, wilcoxon_rank_sum_batch
+from mscsim.trial._stats.continuous import (
+    ancova,
+    wilcoxon_rank_sum,
+    wilcoxon_rank_sum_batch,
+    worst_rank_test,
+    worst_rank_test_batch,
+)
 from mscsim.trial._stats.ordinal import proportional_odds
 from mscsim.trial._stats.survival import cox_ph, cox_ph_batch, logrank_test, logrank_test_batch
 from mscsim.trial._stats.win import win_ratio
@@ -188,6 +194,29 @@ def _change_scalar(data: Data, arm: np.ndarray, opt: AnalysisOptions) -> dict[st
     return out
 
 
+# ------------------------------------------------------------------ change, worst rank
+WORST_RANK_MEASURE = "probability that MSC does better"
+
+
+def _worst_rank_scalar(data: Data, arm: np.ndarray, opt: AnalysisOptions) -> dict[str, Any]:
+    value, death, change = data["value"], data["death"], data["change"]
+    keep = np.isfinite(value) | np.isfinite(death)  # a failed simulation has neither
+    res = worst_rank_test(value[keep], death[keep], arm[keep], level=opt.level)
+    out = _common(res, WORST_RANK_MEASURE, arm[keep])
+    out.update(deaths_treated=res.deaths_treated, deaths_control=res.deaths_control,
+               excluded_no_outcome=int((~keep).sum()))
+    for label, g in (("treated", 1), ("control", 0)):
+        sel = np.isfinite(change) & (arm == g)
+        out[f"median_change_survivors_{label}"] = float(np.median(change[sel])) \
+            if sel.any() else None
+    return out
+
+
+def _worst_rank_batch(data: Data, arm: np.ndarray, opt: AnalysisOptions) -> BatchEstimates:
+    res = worst_rank_test_batch(data["value"], data["death"], arm, level=opt.level)
+    return BatchEstimates(res.estimate, res.ci_low, res.ci_high, res.p_value)
+
+
 def _loop(scalar: Callable[[Data, np.ndarray, AnalysisOptions], dict[str, Any]]
           ) -> Callable[[Data, np.ndarray, AnalysisOptions], BatchEstimates]:
     def batch(data: Data, arm: np.ndarray, opt: AnalysisOptions) -> BatchEstimates:
@@ -209,6 +238,8 @@ register_analyser(Analyser("rank", "Hodges-Lehmann shift", 0.0, _rank_scalar, _r
 register_analyser(Analyser("win", "win ratio", 1.0, _win_scalar, _loop(_win_scalar)))
 register_analyser(Analyser("change", "mean difference", 0.0, _change_scalar,
                            _loop(_change_scalar)))
+register_analyser(Analyser("worst_rank", WORST_RANK_MEASURE, 0.5, _worst_rank_scalar,
+                           _worst_rank_batch))
 
 
 def analyse(kind: str, data: Data, arm: np.ndarray, options: AnalysisOptions,

@@ -55,7 +55,7 @@ from mscsim.model import load_model
 from mscsim.population import Population, read_population_manifest
 from mscsim.store import open_store, resumable_chunks, store_manifest
 from mscsim.trial._analysis import ANALYSERS, BatchEstimates, analyse_batch
-from mscsim.trial._endpoints import get_endpoint
+from mscsim.trial._endpoints import endpoint_of
 from mscsim.trial._enrol import (
     REPLICATE_STREAM,
     SCREENING_STAGE,
@@ -211,7 +211,7 @@ def draws(spec: TrialSpec, pool_size: int, replicates: int,
 def replicate_data(spec: TrialSpec, control: pd.DataFrame, treated: pd.DataFrame,
                    endpoint: str, idx: np.ndarray, arm: np.ndarray) -> dict[str, np.ndarray]:
     """Endpoint data of replicate trials: each patient's outcome under the assigned arm."""
-    ep = get_endpoint(endpoint)
+    ep = endpoint_of(spec, endpoint)
     c = ep.data(control, spec.follow_up_days)
     t = ep.data(treated, spec.follow_up_days)
     return {k: np.where(arm == 1, t[k][idx], c[k][idx]) for k in c}
@@ -267,7 +267,7 @@ class PowerResult:
     def to_dict(self) -> dict[str, Any]:
         alpha = self.spec.analysis.alpha
         eff, nul = _summary(self.effect, alpha), _summary(self.null, alpha)
-        ep = get_endpoint(self.spec.endpoints.primary)
+        ep = endpoint_of(self.spec, self.spec.endpoints.primary)
         favours = (self.effect.estimate < ANALYSERS[ep.kind].null) if ep.favours_msc == \
             "below" else (self.effect.estimate > ANALYSERS[ep.kind].null)
         n = self.spec.sample_size
@@ -409,7 +409,7 @@ def power_analysis(spec: TrialSpec, replicates: int, *, target_power: float | No
                             treated=cohort.control.values)
         timings["simulation"] = time.perf_counter() - start
         idx, arm = draws(spec, pool.size, replicates)
-        endpoint = get_endpoint(spec.endpoints.primary)
+        endpoint = endpoint_of(spec, spec.endpoints.primary)
         opt = options_of(spec)
         if method == "resimulate":
             if pool.cohort is None:
@@ -483,7 +483,7 @@ def curve_point(spec: TrialSpec, pool: Pool, replicates: int, n: int) -> dict[st
     """Power (with Monte Carlo SE), type I error and effect quantiles of the primary endpoint
     at total sample size ``n``, with the spec's replicate seeds (pool method)."""
     idx, arm = draws(spec, pool.size, replicates, n)
-    endpoint = get_endpoint(spec.endpoints.primary)
+    endpoint = endpoint_of(spec, spec.endpoints.primary)
     opt, alpha = options_of(spec), spec.analysis.alpha
     eff = _summary(analyse_batch(endpoint.kind, replicate_data(
         spec, pool.control, pool.treated, endpoint.name, idx, arm), arm, opt), alpha)
@@ -516,7 +516,7 @@ def pool_warning(power: dict[str, Any]) -> str | None:
 def power_at(spec: TrialSpec, pool: Pool, replicates: int, n: int) -> float:
     """Power of the primary endpoint at total sample size ``n`` (pool method)."""
     idx, arm = draws(spec, pool.size, replicates, n)
-    endpoint = get_endpoint(spec.endpoints.primary)
+    endpoint = endpoint_of(spec, spec.endpoints.primary)
     est = analyse_batch(endpoint.kind, replicate_data(spec, pool.control, pool.treated,
                                                       endpoint.name, idx, arm), arm,
                         options_of(spec))

@@ -424,16 +424,56 @@ def _replicate_rows(power: dict[str, Any]) -> list[list[str]]:
         ["pool", pool]]
 
 
+def _endpoint_row(label: str, r: dict[str, Any]) -> list[str]:
+    undefined = r["estimate"] is None or r["ci_low"] is None
+    note = "; ".join(r.get("warnings") or []) if undefined else ""
+    return [label, r["measure"], _fmt(r["estimate"]),
+            f"{_fmt(r['ci_low'])} to {_fmt(r['ci_high'])}", _fmt(r["p_value"]),
+            r["favours_msc"] + " null", note]
+
+
 def _endpoint_table(summary: dict[str, Any]) -> str:
+    """Each endpoint's main analysis, and its sensitivity analysis on the row below."""
     rows = []
     for name, r in summary["endpoints"].items():
-        undefined = r["estimate"] is None or r["ci_low"] is None
-        note = "; ".join(r.get("warnings") or []) if undefined else ""
-        rows.append([name + (" (primary)" if r.get("primary") else ""), r["measure"],
-                     _fmt(r["estimate"]), f"{_fmt(r['ci_low'])} to {_fmt(r['ci_high'])}",
-                     _fmt(r["p_value"]), r["favours_msc"] + " null", note])
+        rows.append(_endpoint_row(name + (" (primary)" if r.get("primary") else ""), r))
+        if r.get("sensitivity"):
+            rows.append(_endpoint_row(f"{name}: sensitivity analysis ("
+                                      f"{_strategy_words(r['sensitivity'])})",
+                                      r["sensitivity"]))
     return _table(rows, ["endpoint", "measure", "estimate", "95% CI", "p", "favours MSC",
                          "why no estimate or interval"])
+
+
+_STRATEGY_WORDS = {"composite": "deaths ranked worst", "while_alive": "last value alive",
+                   "survivors": "survivors only"}
+
+
+def _strategy_words(r: dict[str, Any]) -> str:
+    strategy = str((r.get("estimand") or {}).get("death_strategy") or "")
+    return _STRATEGY_WORDS.get(strategy, strategy)
+
+
+def _estimand_table(summary: dict[str, Any]) -> str:
+    """The estimand of every endpoint in words (ICH E9(R1)); empty for a summary written
+    before estimands were recorded."""
+    rows, population = [], None
+    for name, r in summary["endpoints"].items():
+        e = r.get("estimand")
+        if not e:
+            continue
+        population = e["population"]
+        events = "; ".join(f"{x['event']}: {x['strategy']}" for x in e["intercurrent_events"])
+        sensitivity = r.get("sensitivity")
+        rows.append([name, e["variable"], events, e["summary_measure"], r["method"],
+                     f"{e['sensitivity']} ({sensitivity['method']})" if sensitivity
+                     else "none"])
+    if not rows:
+        return ""
+    return (f"<h2>Estimands (ICH E9(R1))</h2><p>Population of every estimand: "
+            f"{html.escape(str(population))}.</p>"
+            + _table(rows, ["endpoint", "variable", "intercurrent events and strategy",
+                            "summary measure", "main analysis", "sensitivity analysis"]))
 
 
 def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
@@ -477,6 +517,7 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
                   for a, v in summary["arms"].items()]
         parts.append("<h2>Arms</h2>" + _table(deaths, ["arm", "n", "deaths by"]))
         parts.append("<h2>Endpoints</h2>" + _endpoint_table(summary))
+        parts.append(_estimand_table(summary))
         if "improve_time" in patients.columns:
             cif = incidence_table(patients, float(summary["follow_up_days"]))
             rows = [[r["arm"], r["event"], *(f"{r[c]:.1%}" for c in cif.columns[2:])]

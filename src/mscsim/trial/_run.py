@@ -19,7 +19,7 @@ from mscsim._provenance import MSCSIM_VERSION
 from mscsim.engine import EngineLike
 from mscsim.population import Population
 from mscsim.trial._analysis import AnalysisOptions, analyse
-from mscsim.trial._endpoints import get_endpoint
+from mscsim.trial._endpoints import Endpoint, endpoint_of
 from mscsim.trial._enrol import (
     COVARIATES,
     TRIAL_STREAM,
@@ -61,15 +61,22 @@ def analyse_endpoints(spec: TrialSpec, values: pd.DataFrame, arm: np.ndarray,
     out: dict[str, dict[str, Any]] = {}
     opt = options_of(spec)
     for name in spec.all_endpoints():
-        endpoint = get_endpoint(name)
-        res = analyse(endpoint.kind, endpoint.data(values, spec.follow_up_days), arm, opt,
-                      quiet=quiet)
-        res["kind"] = endpoint.kind
-        res["definition"] = endpoint.label
-        res["favours_msc"] = endpoint.favours_msc
+        endpoint = endpoint_of(spec, name)
+        res = _analysed(endpoint, values, arm, spec, opt, quiet)
         res["primary"] = name == spec.endpoints.primary
+        if endpoint.sensitivity is not None:
+            res["sensitivity"] = _analysed(endpoint.sensitivity, values, arm, spec, opt, quiet)
         out[name] = res
     return out
+
+
+def _analysed(endpoint: Endpoint, values: pd.DataFrame, arm: np.ndarray, spec: TrialSpec,
+              opt: AnalysisOptions, quiet: bool) -> dict[str, Any]:
+    res = analyse(endpoint.kind, endpoint.data(values, spec.follow_up_days), arm, opt,
+                  quiet=quiet)
+    res.update(kind=endpoint.kind, definition=endpoint.label,
+               favours_msc=endpoint.favours_msc, estimand=endpoint.estimand.to_dict())
+    return res
 
 
 @dataclass

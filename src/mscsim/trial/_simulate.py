@@ -45,7 +45,11 @@ DISCHARGE_WHO = 3  # WHO 0-3: ambulatory (discharged)
 SUSTAINED_IMPROVEMENT_DAYS = 2.0
 #: version of the outcome definitions above; part of a power pool's identity, so a pool
 #: simulated under other definitions is not resumed
-OUTCOME_DEFINITIONS = 3
+OUTCOME_DEFINITIONS = 4
+#: days alive and out of hospital of a patient who dies by day 28: below every survivor (a
+#: survivor in hospital throughout scores 0), the organ-support-free-days convention of
+#: REMAP-CAP (Angus et al. 2020, JAMA 324:1317, doi:10.1001/jama.2020.17022)
+DAOH_DEATH_SCORE = -1.0
 #: patients per task (and per stored chunk) of a simulated arm, unless the engine sets one
 ARM_CHUNK_SIZE = 250
 
@@ -63,9 +67,11 @@ class ArmOutcomes:
     ``pf0``, ``spo2_0``, ``who0``, ``support0`` (care-pathway support level at
     randomisation, -1 outside hospital), ``death_time`` (NaN: alive at the end of follow-up),
     ``improve_time`` (NaN: not improved), ``vfd_d28`` (days alive and free of invasive
-    ventilation to day 28, 0 for deaths), ``who_d{D}``, ``pf_d{D}``,
-    ``{biomarker}_d{D}`` (NaN when dead). ``daily`` has shape ``(patients, days + 1,
-    len(TRAJECTORY))``.
+    ventilation to day 28, 0 for deaths), ``daoh_d28`` (days alive and out of hospital in
+    days 0-28, :data:`DAOH_DEATH_SCORE` for deaths), ``who_d{D}``, ``pf_d{D}``,
+    ``{biomarker}_d{D}`` (NaN when dead), ``pf_last_d{D}``, ``{biomarker}_last_d{D}`` (the
+    value at the last grid point alive on or before day D). ``daily`` has shape
+    ``(patients, days + 1, len(TRAJECTORY))``.
     """
 
     values: pd.DataFrame
@@ -138,6 +144,12 @@ def reduce_course(values: np.ndarray, times: np.ndarray, thresholds: np.ndarray,
         vfd = free[:, 1:].sum(axis=1) / POINTS_PER_DAY
         died28 = np.isfinite(death_fu) & (death_fu <= 28)
         out["vfd_d28"] = np.where(died28, 0.0, vfd)
+        # each quarter-day [t, t + 1/4) counts by the state at its start, so a discharge at
+        # day r (support -1 from r on: no readmission in the pathway) gives exactly 28 - r
+        home = alive & (at("support") < 0) & (rel < 28)[None, :]
+        out["daoh_d28"] = np.where(died28, DAOH_DEATH_SCORE,
+                                   home.sum(axis=1) / POINTS_PER_DAY)
+    last_alive = np.maximum(alive.sum(axis=1) - 1, 0)  # alive holds from 0 until death
     for d in (3, 6, 7, 14, 28):
         if d > follow_up:
             continue
@@ -145,9 +157,12 @@ def reduce_course(values: np.ndarray, times: np.ndarray, thresholds: np.ndarray,
         dead = ~alive[:, k]
         out[f"who_d{d}"] = np.where(dead, 10.0, who[:, k])
         out[f"pf_d{d}"] = np.where(dead, np.nan, pf[:, k])
+        last = np.minimum(k, last_alive)
+        out[f"pf_last_d{d}"] = pf[rows, last]
         for short, source in BIOMARKER_SOURCE.items():
             value = at(source)
             out[f"{short}_d{d}"] = np.where(dead, np.nan, value[:, k])
+            out[f"{short}_last_d{d}"] = value[rows, last]
     for short, source in BIOMARKER_SOURCE.items():
         out[f"{short}_d0"] = at(source)[:, 0]
     daily_index = np.arange(days + 1) * POINTS_PER_DAY

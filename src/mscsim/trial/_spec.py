@@ -38,6 +38,11 @@ WHO_DAYS = (14, 28)
 BIOMARKER_DAYS = (3, 6, 14)
 BIOMARKERS = ("il6", "tnf", "il10", "lymphocytes")
 MAX_FOLLOW_UP_DAYS = 90.0
+#: how a change endpoint treats death before its day (ICH E9(R1) strategies): ``composite``
+#: (worst rank, the default), ``while_alive`` (the last value alive), ``survivors`` (deaths
+#: left out: a sensitivity analysis, since it conditions on survival)
+DEATH_STRATEGIES = ("composite", "while_alive", "survivors")
+DeathStrategy = Literal["composite", "while_alive", "survivors"]
 #: largest relative allocation of one arm (a ratio of 1e308 overflowed the ratio sum)
 MAX_RATIO = 1000.0
 
@@ -47,7 +52,7 @@ def endpoint_names() -> tuple[str, ...]:
     names = [f"mortality_d{d}" for d in MORTALITY_DAYS]
     names += ["survival"]
     names += [f"who_d{d}" for d in WHO_DAYS]
-    names += ["time_to_improvement", "vfd_d28", "win_ratio_d28", "pf_change_d7"]
+    names += ["time_to_improvement", "vfd_d28", "daoh_d28", "win_ratio_d28", "pf_change_d7"]
     names += [f"{b}_change_d{d}" for b in BIOMARKERS for d in BIOMARKER_DAYS]
     return tuple(names)
 
@@ -238,6 +243,8 @@ class Allocation(_Strict):
 
 
 EndpointName = Literal[endpoint_names()]  # type: ignore[valid-type]
+ChangeEndpointName = Literal[tuple(n for n in endpoint_names()  # type: ignore[valid-type]
+                                   if "_change_d" in n)]
 
 
 class Endpoints(_Strict):
@@ -246,6 +253,12 @@ class Endpoints(_Strict):
     primary: EndpointName = Field(description="primary endpoint")  # type: ignore[valid-type]
     secondary: list[EndpointName] | Literal["all"] = Field(  # type: ignore[valid-type]
         "all", description="secondary endpoints, or 'all' that the follow-up allows")
+    death_strategy: dict[ChangeEndpointName, DeathStrategy] = Field(  # type: ignore[valid-type]
+        default_factory=dict,
+        description="per change endpoint, how a death before its day is analysed: "
+                    "'composite' (default: worst rank, deaths below every survivor, the "
+                    "earlier worse), 'while_alive' (the last value alive) or 'survivors' "
+                    "(deaths left out; a sensitivity analysis); see docs/trials.md")
 
 
 class Analysis(_Strict):
@@ -297,6 +310,11 @@ class TrialSpec(_Strict):
             need = endpoint_min_follow_up(name)
             if need > self.follow_up_days:
                 raise ValueError(f"endpoint {name} needs follow_up_days >= {need:g}")
+        chosen = self.all_endpoints()
+        for name in self.endpoints.death_strategy:
+            if name not in chosen:
+                raise ValueError(f"endpoints.death_strategy names {name}, which is not an "
+                                 f"endpoint of this trial")
         for arm in self.arms:
             if any(d > self.follow_up_days for d in arm.offsets()):
                 raise ValueError(f"arm {arm.name}: an infusion falls after the follow-up")
@@ -321,6 +339,12 @@ class TrialSpec(_Strict):
 
     def all_endpoints(self) -> list[str]:
         return [self.endpoints.primary, *self.secondary_endpoints()]
+
+    def death_strategy(self, name: str) -> str | None:
+        """How endpoint ``name`` treats death before its day (None: not a change endpoint)."""
+        if "_change_d" not in name:
+            return None
+        return str(self.endpoints.death_strategy.get(name, DEATH_STRATEGIES[0]))
 
     def treated_fraction(self) -> float:
         ratio = self.allocation.ratio

@@ -7,6 +7,16 @@
   estimate is the Hodges-Lehmann shift (median of all treated - control differences;
   R reports it only with ``conf.int = TRUE``, and for ``exact = FALSE`` by a different,
   root-finding rule), without interval.
+* :func:`worst_rank_test` / :func:`worst_rank_test_batch`: a change from baseline with
+  death as an informative missing value (Lachin 1999, Control Clin Trials 20:408,
+  doi:10.1016/S0197-2456(99)00022-7): patients dead at the assessment rank below every
+  survivor, ordered by death time (the earlier death is worse); survivors by their value
+  (oriented so that higher is better). The test is the rank-sum test above on these ranks.
+  The estimate is the probability that an MSC patient does better than a control patient,
+  ties counting one half (the Mann-Whitney probability, ``W / (n1 n0)``), with a Wald
+  interval on the logit scale from the DeLong / Brunner-Munzel variance of the placements.
+  A Hodges-Lehmann shift is not given: a death has a rank, not a value, so a shift in the
+  variable's units is not defined.
 * :func:`ancova`: ordinary least squares of the change from baseline (or of the
   outcome) on arm + baseline (+ covariates), as R ``lm``; the estimate is the
   baseline-adjusted mean difference, with a t interval and t test.
@@ -34,6 +44,7 @@ from mscsim.trial._stats.common import (
     covariate_matrix,
     emit,
     two_sided_p,
+    z_quantile,
 )
 
 # ---------------------------------------------------------------- rank-sum
@@ -203,6 +214,199 @@ def wilcoxon_rank_sum(values: ArrayLike, arm: ArrayLike, *,
     """
     v, g = _rank_inputs(values, arm, 1)
     res = _rank_sum(v[None], g[None], correct, True)[0]
+    return replace(res, warnings=emit(res.warnings))
+
+
+# ---------------------------------------------------------------- worst rank
+
+
+@dataclass(frozen=True)
+class WorstRankResult(ResultMixin):
+    """Worst-rank analysis of treated versus control (deaths ranked below survivors).
+
+    Attributes:
+        estimate: probability that a treated patient does better than a control patient
+            (ties count one half); 0.5 is no effect.
+        ci_low, ci_high: Wald interval on the logit scale (NaN at 0 or 1, or with fewer
+            than two patients in an arm).
+        p_value: the rank-sum test's (R ``wilcox.test(exact = FALSE)`` on the ranks).
+        statistic: ``W``; se: standard error of the estimate (DeLong / Brunner-Munzel).
+        deaths_treated, deaths_control: patients ranked as deaths.
+    """
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    statistic: float
+    z: float
+    se: float
+    n_treated: int
+    n_control: int
+    deaths_treated: int
+    deaths_control: int
+    level: float
+    method: str
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class WorstRankBatch(ResultMixin):
+    """Worst-rank analyses of many replicate trials: :class:`WorstRankResult` as arrays."""
+
+    estimate: FloatArray
+    ci_low: FloatArray
+    ci_high: FloatArray
+    p_value: FloatArray
+    statistic: FloatArray
+    z: FloatArray
+    se: FloatArray
+    n_treated: FloatArray
+    n_control: FloatArray
+    deaths_treated: FloatArray
+    deaths_control: FloatArray
+    notes: tuple[str, ...]
+    level: float
+    method: str
+    warnings: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return int(self.p_value.shape[0])
+
+    def __getitem__(self, i: int) -> WorstRankResult:
+        return WorstRankResult(
+            estimate=float(self.estimate[i]), ci_low=float(self.ci_low[i]),
+            ci_high=float(self.ci_high[i]), p_value=float(self.p_value[i]),
+            statistic=float(self.statistic[i]), z=float(self.z[i]), se=float(self.se[i]),
+            n_treated=int(self.n_treated[i]), n_control=int(self.n_control[i]),
+            deaths_treated=int(self.deaths_treated[i]),
+            deaths_control=int(self.deaths_control[i]), level=self.level,
+            method=self.method, warnings=(self.notes[i],) if self.notes[i] else ())
+
+
+_WORST_RANK = ("worst-rank analysis (Lachin 1999): deaths ranked below every survivor, "
+               "the earlier death worse; Wilcoxon rank-sum test, normal approximation with "
+               "tie and continuity correction (R wilcox.test exact = FALSE); probability "
+               "that MSC does better, DeLong / Brunner-Munzel variance, logit-scale Wald "
+               "interval")
+
+
+def worst_ranks(value: FloatArray, death: FloatArray, higher_is_better: bool) -> FloatArray:
+    """Mid-ranks per row (replicate) of patients who are either alive at the assessment
+    (finite ``value``) or dead before it (finite ``death`` time): deaths first, by time."""
+    dead = np.isfinite(death)
+    oriented = value if higher_is_better else -value
+    among_dead = stats.rankdata(np.where(dead, death, np.inf), axis=1)
+    below_survivors = stats.rankdata(np.where(dead, -np.inf, oriented), axis=1)
+    return np.where(dead, among_dead, below_survivors)
+
+
+def _worst_rank(value: FloatArray, death: FloatArray, arm: FloatArray, higher_is_better: bool,
+                correct: bool, level: float) -> WorstRankBatch:
+    ranks = worst_ranks(value, death, higher_is_better)
+    test = _rank_sum(ranks, arm, correct, estimate=False)
+    n1, n0 = test.n_treated, test.n_control
+    treated = arm == 1
+    # placements: the share of the other arm each patient beats (ties one half), from the
+    # pooled rank minus the rank within the own arm (DeLong 1988; Brunner & Munzel 2000)
+    own = np.where(treated, stats.rankdata(np.where(treated, ranks, np.inf), axis=1),
+                   stats.rankdata(np.where(treated, np.inf, ranks), axis=1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beaten = np.where(treated, (ranks - own) / n0[:, None],
+                          1 - (ranks - own) / n1[:, None])  # control: share of MSC beating it
+        theta = test.auc
+        variance = np.zeros(n1.shape)
+        for group, n in ((treated, n1), (~treated, n0)):
+            mean = np.where(group, beaten, 0).sum(axis=1) / n
+            ss = np.where(group, (beaten - mean[:, None]) ** 2, 0).sum(axis=1)
+            variance += ss / (n - 1) / n
+        se = np.sqrt(variance)
+        half = z_quantile(level) * se / (theta * (1 - theta))
+        logit = np.log(theta / (1 - theta))
+        interval = (n1 >= 2) & (n0 >= 2) & (theta > 0) & (theta < 1) & (se > 0)
+        low = np.where(interval, special.expit(logit - half), np.nan)
+        high = np.where(interval, special.expit(logit + half), np.nan)
+    dead = np.isfinite(death)
+    notes = tuple(
+        test.notes[i] or ("" if interval[i] else
+                          "worst-rank analysis: an arm has fewer than two patients, or the "
+                          "probability is 0 or 1: no interval")
+        for i in range(len(test)))
+    return WorstRankBatch(
+        estimate=theta, ci_low=low, ci_high=high, p_value=test.p_value,
+        statistic=test.statistic, z=test.z,
+        se=np.where((n1 >= 2) & (n0 >= 2), se, np.nan), n_treated=n1, n_control=n0,
+        deaths_treated=(dead & treated).sum(axis=1).astype(float),
+        deaths_control=(dead & ~treated).sum(axis=1).astype(float), notes=notes,
+        level=level, method=_WORST_RANK, warnings=())
+
+
+def _worst_rank_inputs(value: ArrayLike, death: ArrayLike, arm: ArrayLike,
+                       ndim: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    arrays = []
+    for name, x in (("value", value), ("death", death)):
+        try:
+            a = np.asarray(x, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"must be numeric ({exc})", field=name) from None
+        if a.ndim != ndim:
+            raise InputError(f"must have {ndim} dimension(s), got shape {a.shape}",
+                             field=name)
+        arrays.append(a)
+    v, d = arrays
+    if d.shape != v.shape:
+        raise InputError(f"shape {d.shape} does not match value's {v.shape}", field="death")
+    alive, dead = np.isfinite(v), np.isfinite(d)
+    if np.any(alive == dead) or np.any(np.isinf(v)):
+        raise InputError("each patient needs either a value (alive at the assessment) or a "
+                         "death time (dead before it), not both or neither", field="value",
+                         hint="value NaN for the dead; death NaN or inf for survivors")
+    g = as_binary(arm, "arm", ndim=(1, ndim))
+    if g.shape[-1] != v.shape[-1] or (g.ndim == ndim and g.shape != v.shape):
+        raise InputError(f"shape {g.shape} does not match value's {v.shape}", field="arm")
+    return v, np.where(dead, d, np.inf), np.broadcast_to(g, v.shape).astype(float)
+
+
+def worst_rank_test_batch(value: ArrayLike, death: ArrayLike, arm: ArrayLike, *,
+                          higher_is_better: bool = True, correct: bool = True,
+                          level: float = 0.95) -> WorstRankBatch:
+    """Worst-rank analyses of many replicate trials at once (shapes ``(replicates,
+    patients)``; ``arm`` may be ``(patients,)``). See :func:`worst_rank_test`."""
+    level = check_level(level)
+    v, d, g = _worst_rank_inputs(value, death, arm, 2)
+    res = _worst_rank(v, d, g, higher_is_better, correct, level)
+    counts = {"replicates have an empty arm (p = 1)":
+              int(((res.n_treated == 0) | (res.n_control == 0)).sum()),
+              "replicates have no interval": int(np.isnan(res.ci_low).sum())}
+    return replace(res, warnings=emit(batch_summary("worst-rank analysis", len(res), counts)))
+
+
+def worst_rank_test(value: ArrayLike, death: ArrayLike, arm: ArrayLike, *,
+                    higher_is_better: bool = True, correct: bool = True,
+                    level: float = 0.95) -> WorstRankResult:
+    """Worst-rank analysis of a value at an assessment day with death before it.
+
+    Arguments:
+        value: per patient, the value at the assessment (e.g. the change from baseline);
+            NaN for patients dead before it.
+        death: per patient, the death time (dead before the assessment); NaN or inf for
+            survivors.
+        arm: 1 = treated, 0 = control.
+        higher_is_better: orientation of ``value`` (False for IL-6: a fall is better).
+        correct: continuity correction of the test (R default True).
+        level: confidence level of the interval.
+
+    Returns:
+        A :class:`WorstRankResult`; the estimate is the probability that a treated patient
+        does better (0.5: no effect).
+
+    Raises:
+        InputError: a patient with both or neither of value and death time, arm not 0/1,
+            mismatched lengths.
+    """
+    level = check_level(level)
+    v, d, g = _worst_rank_inputs(value, death, arm, 1)
+    res = _worst_rank(v[None], d[None], g[None], higher_is_better, correct, level)[0]
     return replace(res, warnings=emit(res.warnings))
 
 
