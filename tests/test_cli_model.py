@@ -54,7 +54,8 @@ def test_simulate_writes_csv_and_plot(tmp_path: Path) -> None:
                "--days", "30", "--set", "k_repair=0.12", "-o", str(out), "--plot", str(png))
     assert proc.returncode == 0, proc.stderr
     table = pd.read_csv(out)
-    assert list(table.columns) == ["time_days", *OBSERVABLE_NAMES, "support_level", "who_scale"]
+    assert list(table.columns) == ["time_days", *OBSERVABLE_NAMES, "support_level", "who_scale",
+                                   "cum_hazard_supported"]
     assert list(table.time_days) == list(range(31))
     assert table.set_index("time_days").msc_total_cells.loc[7] == pytest.approx(7e7)
     assert png.stat().st_size > 10_000
