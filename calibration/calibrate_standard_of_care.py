@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import brentq
 
-from mscsim.model import PATHWAY_INPUTS, PathwayRules, care_pathway, load_model, supported_hazard
+from mscsim.model import PATHWAY_INPUTS, PathwayRules, hazard_under_support, load_model
 from mscsim.population import PARAMETER_COLUMNS, GenerationOptions, generate_population
 from mscsim.simulate import output_times, simulate_batch
 
@@ -64,9 +64,9 @@ def mortality_28(params: list[dict[str, float]], overrides: dict[str, float],
     get = {name: batch.values[:, :, k] for k, name in enumerate(outputs)}
     pf, il6 = get["pf_ratio_mmhg"], get["il6_pg_ml"]
     rules = PathwayRules.from_parameters(model.parameter_defaults)
-    support = care_pathway({name: get[name] for name in PATHWAY_INPUTS}, times,
-                           np.array([p.get("imv_available", 1.0) for p in params]), rules).support
-    hazard = supported_hazard(get["cum_hazard"], support, rules.imv_hazard_factor)
+    hazard = hazard_under_support({name: get[name] for name in PATHWAY_INPUTS}, get["cum_hazard"],
+                                  times, np.array([p.get("imv_available", 1.0) for p in params]),
+                                  rules)
     start = model.parameter_defaults["soc_start_pf"]
     hypoxic = pf < start
     if t0 is None:

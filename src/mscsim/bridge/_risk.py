@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mscsim.engine import EngineLike, chunk_ranges, get_engine
-from mscsim.model import PATHWAY_INPUTS, PathwayRules, care_pathway, load_model, supported_hazard
+from mscsim.model import PATHWAY_INPUTS, PathwayRules, hazard_under_support, load_model
 from mscsim.trial._simulate import POINTS_PER_DAY, horizon_for, simulate_from_infection
 
 
@@ -43,9 +43,8 @@ def run_risk_task(task: RiskTask) -> tuple[tuple[int, int], np.ndarray]:
     rules = PathwayRules.from_parameters(load_model().parameter_defaults)
     imv_available = np.array([p.get("imv_available", 1.0) for p in task.parameters])
     with np.errstate(all="ignore"):
-        support = care_pathway({name: get[name] for name in PATHWAY_INPUTS}, times,
-                               imv_available, rules).support
-        hazard = supported_hazard(get["cum_hazard"], support, rules.imv_hazard_factor)
+        hazard = hazard_under_support({name: get[name] for name in PATHWAY_INPUTS},
+                                      get["cum_hazard"], times, imv_available, rules)
     start = np.rint(task.enrol_days * POINTS_PER_DAY).astype(int)
     stop = start + int(round(task.follow_up * POINTS_PER_DAY))
     rows = np.arange(len(start))

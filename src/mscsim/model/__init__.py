@@ -22,6 +22,7 @@ from mscsim.model._pathway import (
     care_pathway,
     death_time,
     has_pathway,
+    hazard_under_support,
     pathway_and_death,
     supported_hazard,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "Dosing", "Fate", "Model", "Observable", "Parameter", "ParameterTable", "Pathway",
     "PathwayRules",
     "ReferencePatient", "Variability", "care_pathway", "death_time", "has_pathway",
+    "hazard_under_support",
     "load_model", "pathway_and_death", "supported_hazard",
     "load_model_file",
     "observable", "sbml_errors", "sbml_warning_count", "standard_of_care_of_period",

@@ -303,6 +303,15 @@ class Fate:
     death_day: np.ndarray
 
 
+def hazard_under_support(outputs: Mapping[str, np.ndarray], cum_hazard: np.ndarray,
+                         times: np.ndarray, imv_available: np.ndarray,
+                         rules: PathwayRules) -> np.ndarray:
+    """The ODE's cumulative hazard ``cum_hazard`` (n, t) under the support of the pathway run
+    without death (:func:`supported_hazard`): what decides each patient's death."""
+    untimed = care_pathway(outputs, np.asarray(times, dtype=float), imv_available, rules)
+    return supported_hazard(cum_hazard, untimed.support, rules.imv_hazard_factor)
+
+
 def pathway_and_death(outputs: Mapping[str, np.ndarray], cum_hazard: np.ndarray,
                       times: np.ndarray, imv_available: np.ndarray, rules: PathwayRules,
                       thresholds: np.ndarray) -> Fate:
@@ -310,8 +319,7 @@ def pathway_and_death(outputs: Mapping[str, np.ndarray], cum_hazard: np.ndarray,
     under which the ODE's hazard ``cum_hazard`` accrues; the patient dies where that hazard
     reaches ``thresholds`` (unit-exponential draws); the pathway then stops there."""
     times = np.asarray(times, dtype=float)
-    untimed = care_pathway(outputs, times, imv_available, rules)
-    hazard = supported_hazard(cum_hazard, untimed.support, rules.imv_hazard_factor)
+    hazard = hazard_under_support(outputs, cum_hazard, times, imv_available, rules)
     death_day = death_time(hazard, times, np.asarray(thresholds, dtype=float))
     return Fate(pathway=care_pathway(outputs, times, imv_available, rules, death_day),
                 hazard=hazard, death_day=death_day)

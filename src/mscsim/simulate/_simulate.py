@@ -207,10 +207,9 @@ def simulate(model: Model | None = None, *, parameters: Mapping[str, float] | No
                               "values")
     table = pd.DataFrame(data, columns=list(simulated))
     if with_pathway:
-        path = care_pathway({k: table[k].to_numpy()[None, :] for k in PATHWAY_INPUTS}, grid,
-                            np.array([values["imv_available"]]),
-                            PathwayRules.from_parameters(values))
         rules = PathwayRules.from_parameters(values)
+        path = care_pathway({k: table[k].to_numpy()[None, :] for k in PATHWAY_INPUTS}, grid,
+                            np.array([values["imv_available"]]), rules)
         hazard = supported_hazard(table[["cum_hazard"]].to_numpy().T, path.support,
                                   rules.imv_hazard_factor)[0] if "cum_hazard" in names else None
         table = table[list(names)]
