@@ -111,8 +111,10 @@ def write_chunk(folder: str | Path, index: int, frame: pd.DataFrame | pa.Table,
     try:
         with atomic_path(target) as tmp:
             _write_table(frame, tmp)
-            digest = file_sha256(tmp)
-        record_checksum(folder, target, digest)
+            # recorded before the rename: a chunk file in place always has its checksum line,
+            # so an interrupt between the two cannot leave a finished chunk that a resumed
+            # run would take for unrecorded and compute again
+            record_checksum(folder, target, file_sha256(tmp))
     except OSError as err:
         raise os_error(err, f"cannot write chunk {index}", file=target,
                        hint=f"free disk space or fix permissions, then {RESUME_HINT}"
@@ -132,7 +134,7 @@ def file_sha256(path: str | Path) -> str:
 def record_checksum(folder: str | Path, path: Path, digest: str) -> None:
     """Append ``digest`` of chunk ``path`` to ``folder``'s checksums file (in
     ``sha256sum`` format; a later line for the same chunk wins). A line cut short by a kill
-    does not parse, so its chunk counts as unrecorded and is recomputed on resume."""
+    does not parse; the chunk it was for had not been renamed into place yet."""
     relative = path.relative_to(folder).as_posix()
     with open(Path(folder) / CHECKSUMS_FILE, "a", encoding="utf-8") as handle:
         handle.write(f"{digest}  {relative}\n")
