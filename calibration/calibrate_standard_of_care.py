@@ -25,20 +25,16 @@ puts the fitted values into the parameter table.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
-from pathlib import Path
 
 import numpy as np
+from _parameter_table import write_values
 from scipy.optimize import brentq
 
 from mscsim.model import PATHWAY_INPUTS, PathwayRules, hazard_under_support, load_model
 from mscsim.population import PARAMETER_COLUMNS, GenerationOptions, generate_population
 from mscsim.simulate import output_times, simulate_batch
 
-ROOT = Path(__file__).resolve().parents[1]
-TABLE = ROOT / "src" / "mscsim" / "model" / "models" / "covid_msc.parameters.csv"
 DEX_RR, TOCI_RR = 0.82, 0.85
 
 
@@ -137,17 +133,6 @@ def main(argv: list[str] | None = None) -> int:
                           "mg/L, with dexamethasone in both arms (RECOVERY 2021 Lancet "
                           "doi:10.1016/S0140-6736(21)00676-0)")})
     return 0
-
-
-def write_values(values: dict[str, tuple[float, str]]) -> None:
-    rows = list(csv.reader(io.StringIO(TABLE.read_text(encoding="utf-8"))))
-    for row in rows[1:]:
-        if row[0] in values:
-            row[1], row[6] = f"{values[row[0]][0]:.4g}", values[row[0]][1]
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    TABLE.write_text(out.getvalue(), encoding="utf-8")
-    print(f"wrote {', '.join(values)} into {TABLE.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

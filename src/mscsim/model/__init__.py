@@ -25,6 +25,7 @@ from mscsim.model._pathway import (
     hazard_under_support,
     pathway_and_death,
     supported_hazard,
+    symptomatic,
 )
 from mscsim.model._sbml_math import TIME as SBML_TIME
 from mscsim.model._sbml_math import SymbolicSBML, symbolic_sbml
@@ -43,7 +44,7 @@ __all__ = [
     "PathwayRules",
     "ReferencePatient", "Variability", "care_pathway", "death_time", "has_pathway",
     "hazard_under_support",
-    "load_model", "pathway_and_death", "supported_hazard",
+    "load_model", "pathway_and_death", "supported_hazard", "symptomatic",
     "load_model_file",
     "observable", "sbml_errors", "sbml_warning_count", "standard_of_care_of_period",
     "standard_of_care_on", "therapy_parameters", "SBML_TIME", "SymbolicSBML", "symbolic_sbml",

@@ -25,6 +25,9 @@ OBSERVABLES: tuple[Observable, ...] = (
     Observable("il6_pg_ml", "pg/mL", "plasma IL-6"),
     Observable("tnf_pg_ml", "pg/mL", "plasma TNF-alpha"),
     Observable("il10_pg_ml", "pg/mL", "plasma IL-10"),
+    Observable("ifn_pg_ml", "pg/mL",
+               "type-I interferon (model scale: its antiviral and symptom thresholds, not an "
+               "assay's)"),
     Observable("lymphocytes_1e9_l", "1e9/L", "blood lymphocyte count"),
     Observable("cd4_blood_1e6_l", "1e6/L", "blood CD4 T-cell count (cells/uL)"),
     Observable("cd8_blood_1e6_l", "1e6/L", "blood CD8 T-cell count (cells/uL)"),

@@ -18,6 +18,9 @@ Rules (thresholds in the parameter table, names in brackets):
   ``admit_hypoxaemia_days``, or pneumonia without hypoxaemia (symptomatic, lung damage >=
   ``admit_damage_threshold``) has been sustained ``admit_pneumonia_days`` (admitted without
   oxygen: WHO level 4).
+- Symptomatic (:func:`symptomatic`): type-I IFN >= ``ifn_symptom_threshold`` (the systemic
+  flu-like symptoms of early infection) or IL-6 >= ``il6_symptom_threshold`` (the inflammatory
+  symptoms of patients whose interferon response is weak).
 - In hospital, escalation to oxygen when SpO2 < ``spo2_oxygen`` is sustained
   ``escalate_oxygen_days``; to HFNC/NIV when P/F < ``pf_hfnc`` is sustained
   ``escalate_hfnc_days``; to invasive ventilation when P/F < ``pf_imv`` is sustained
@@ -34,7 +37,7 @@ Rules (thresholds in the parameter table, names in brackets):
   least ``min_stay_days`` after admission and ``post_icu_ward_days`` after leaving intensive
   care.
 - WHO level while alive (Marshall et al. 2020 Lancet Infect Dis doi:10.1016/S1473-3099(20)
-  30483-7): outside hospital 2 when symptomatic (IL-6 >= ``il6_symptom_threshold``), 1 when
+  30483-7): outside hospital 2 when symptomatic, 1 when
   viral RNA is detectable (>= ``viral_detection_log10``), 0 otherwise; in hospital 4 (no
   oxygen), 5 (oxygen), 6 (HFNC/NIV), 7 (ventilated, P/F >= 150), 8 (ventilated, P/F < 150),
   9 (ventilated, P/F < 150 with organ failure: organ dysfunction >= ``od_organ_failure`` or
@@ -59,7 +62,7 @@ import numpy as np
 SUPPORT_LEVELS = ("none", "oxygen", "hfnc_niv", "imv")
 NONE, OXYGEN, HFNC_NIV, IMV = range(4)
 #: model outputs the pathway reads
-PATHWAY_INPUTS = ("pf_ratio_mmhg", "spo2_pct", "lung_damage_frac", "il6_pg_ml",
+PATHWAY_INPUTS = ("pf_ratio_mmhg", "spo2_pct", "lung_damage_frac", "il6_pg_ml", "ifn_pg_ml",
                   "viral_load_log10", "organ_dysfunction")
 WHO_DEAD = 10
 
@@ -88,6 +91,7 @@ class PathwayRules:
     min_stay_days: float
     post_icu_ward_days: float
     il6_symptom_threshold: float
+    ifn_symptom_threshold: float
     viral_detection_log10: float
     od_organ_failure: float
     il6_organ_failure: float
@@ -136,6 +140,14 @@ class Pathway:
         return names[np.where(levels < 0, len(SUPPORT_LEVELS), levels)]
 
 
+def symptomatic(outputs: Mapping[str, np.ndarray], rules: PathwayRules) -> np.ndarray:
+    """Where each trajectory is symptomatic (bool, the shape of ``outputs``' arrays): type-I
+    IFN (``ifn_pg_ml``) at least ``ifn_symptom_threshold`` or IL-6 (``il6_pg_ml``) at least
+    ``il6_symptom_threshold``."""
+    return ((np.asarray(outputs["ifn_pg_ml"], dtype=float) >= rules.ifn_symptom_threshold)
+            | (np.asarray(outputs["il6_pg_ml"], dtype=float) >= rules.il6_symptom_threshold))
+
+
 def _steps(days: float, dt: float) -> int:
     """Grid points a condition must hold to count as sustained for ``days``."""
     return max(1, int(np.ceil(days / dt - 1e-9)))
@@ -170,9 +182,9 @@ def care_pathway(outputs: Mapping[str, np.ndarray], times: np.ndarray,
         np.where(np.isfinite(death_day), death_day, np.inf)
     ceiling = np.where(np.asarray(imv_available, dtype=float) >= 0.5, IMV, HFNC_NIV)
 
-    symptomatic = il6 >= rules.il6_symptom_threshold
+    symptoms = symptomatic(outputs, rules)
     hypoxaemic = spo2 < rules.spo2_oxygen
-    pneumonia = symptomatic & (damage >= rules.admit_damage_threshold)
+    pneumonia = symptoms & (damage >= rules.admit_damage_threshold)
     need = {  # (condition, grid points it must be sustained)
         "admit_hypoxaemia": (hypoxaemic, _steps(rules.admit_hypoxaemia_days, dt)),
         "admit_pneumonia": (pneumonia, _steps(rules.admit_pneumonia_days, dt)),
@@ -253,7 +265,7 @@ def care_pathway(outputs: Mapping[str, np.ndarray], times: np.ndarray,
         level = np.where(discharge | ~alive, -1, level)
         in_icu &= ~(discharge | ~alive)
 
-    who = _who(support, pf, organ, il6, viral, symptomatic, rules)
+    who = _who(support, pf, organ, il6, viral, symptoms, rules)
     who[times[None, :] >= death[:, None]] = WHO_DEAD
     max_support = np.where(np.isfinite(admitted_at), support.max(axis=1), -1)
     return Pathway(support=support, who=who, icu=icu, admission_day=admitted_at,

@@ -6,6 +6,7 @@ from mscsim.population._cache import (
     population_store,
     stored_population,
 )
+from mscsim.population._calibrate import symptom_threshold_for_share
 from mscsim.population._course import clinical_course
 from mscsim.population._generate import (
     PARAMETER_COLUMNS,
@@ -33,4 +34,5 @@ __all__ = ["CALIBRATION_PROFILES", "SUMMARY_COLUMNS", "clear_stored", "list_stor
            "GenerationOptions", "Population", "clinical_course", "generate_population",
            "generate_population_folder", "population_report", "population_store",
            "read_population", "read_population_manifest", "stored_population", "summarise",
+           "symptom_threshold_for_share",
            "validate_population", "write_population", "write_validation"]

@@ -28,6 +28,12 @@ B. Death: the cumulative hazard is proportional to ``hazard_multiplier`` (the ha
 C. Care homes (``levin`` only): the cohort includes care-home residents, whose IFN shift is
    solved so that their IFR matches ``CARE_HOME_IFR``, refitting stage B at each value and
    re-simulating only the residents (``fit_care_homes``).
+
+The model's symptom threshold for type-I IFN (``ifn_symptom_threshold``, a parameter of the
+care pathway) is fitted apart, by ``calibration/calibrate_symptoms.py``
+(:func:`symptom_threshold_for_share`), so that the share of infections ever symptomatic is
+Buitrago-Garcia 2020's; it decides who is admitted with pneumonia, so it is fitted before the
+stages above and checked again after them.
 """
 
 from __future__ import annotations
@@ -282,6 +288,34 @@ def fit_ceiling(patients: pd.DataFrame, base: Calibration) -> Calibration:
         values = lsq_linear(np.array(rows), np.array(rhs), bounds=(0.0, 0.98)).x
     probabilities = tuple(0.0 if b < 0 else float(values[b]) for b in knot_band)
     return replace(base, ceiling_ages=tuple(knot_ages), ceiling_probabilities=probabilities)
+
+
+def symptom_threshold_for_share(peak_il6: np.ndarray, peak_ifn: np.ndarray,
+                                il6_threshold: float, share: float) -> float:
+    """The type-I IFN threshold at which ``share`` of the patients are ever symptomatic
+    (peak IL-6 at least ``il6_threshold`` or peak IFN at least the threshold): the midpoint
+    between the two peak IFN values, among patients whose IL-6 stays below its threshold,
+    that puts the nearest whole number of them above it.
+
+    Raises:
+        ValueError: ``share`` outside (0, 1), or not reachable: more patients than that are
+            symptomatic by IL-6 alone.
+    """
+    if not 0 < share < 1:
+        raise ValueError(f"share must lie in (0, 1), got {share}")
+    il6 = np.asarray(peak_il6, dtype=float)
+    ifn = np.asarray(peak_ifn, dtype=float)
+    by_il6 = il6 >= il6_threshold
+    wanted = int(round(share * len(il6))) - int(by_il6.sum())
+    if wanted < 0:
+        raise ValueError(f"{by_il6.mean():.3f} of the patients are symptomatic by IL-6 alone, "
+                         f"more than the share {share}")
+    rest = np.sort(ifn[~by_il6])[::-1]
+    if wanted == 0:
+        return float(rest[0] * 1.01) if len(rest) else math.inf
+    if wanted >= len(rest):
+        return float(rest[-1] * 0.99)
+    return float((rest[wanted - 1] + rest[wanted]) / 2)
 
 
 def input_tables_hash() -> str:

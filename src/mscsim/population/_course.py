@@ -4,8 +4,8 @@ discharge and the WHO scale as explicit rules).
 
 Definitions (days after infection; NaN when the event does not happen):
 
-- ``symptom_onset_day``: first time the patient is symptomatic (IL-6 >= the model's symptom
-  threshold).
+- ``symptom_onset_day``: first time the patient is symptomatic (type-I IFN or IL-6 at least
+  its symptom threshold: :func:`mscsim.model.symptomatic`).
 - ``admission_day``: hospital admission by the care pathway (sustained hypoxaemia, or
   symptomatic pneumonia without hypoxaemia); ``support_at_admission``, ``max_support``: the
   respiratory support then and at its highest (``none``, ``oxygen``, ``hfnc_niv``, ``imv``;
@@ -22,6 +22,7 @@ Definitions (days after infection; NaN when the event does not happen):
   SpO2 >= 94% and P/F >= 300 (off oxygen).
 - ``viral_clearance_day``: first time after the viral peak from which viral RNA stays below
   the detection limit (100 copies/mL) to the end of the simulation.
+- ``peak_il6_pg_ml``, ``peak_ifn_pg_ml``: highest plasma IL-6 and type-I IFN (model scale).
 - ``peak_who``: highest WHO level while alive, 10 if the patient died.
 - ``cd4_nadir_1e6_l``, ``cd8_nadir_1e6_l``, ``t_cell_nadir_1e6_l``: lowest blood CD4, CD8 and
   CD4+CD8 counts (cells/uL) over the course.
@@ -34,7 +35,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from mscsim.model import PATHWAY_INPUTS, Pathway, PathwayRules, pathway_and_death
+from mscsim.model import PATHWAY_INPUTS, Pathway, PathwayRules, pathway_and_death, symptomatic
 from mscsim.simulate import BatchResult
 
 COURSE_OUTPUTS = tuple(dict.fromkeys((*PATHWAY_INPUTS, "lymphocytes_1e9_l", "cd4_blood_1e6_l",
@@ -95,11 +96,11 @@ def _course(batch: BatchResult, thresholds: np.ndarray, imv_available: np.ndarra
     pf, spo2 = get("pf_ratio_mmhg"), get("spo2_pct")
     vl, il6, lym = get("viral_load_log10"), get("il6_pg_ml"), get("lymphocytes_1e9_l")
     cd4, cd8 = get("cd4_blood_1e6_l"), get("cd8_blood_1e6_l")
-    fate = pathway_and_death({name: get(name) for name in PATHWAY_INPUTS}, get("cum_hazard"), t,
-                             imv_available, rules, thresholds)
+    inputs = {name: get(name) for name in PATHWAY_INPUTS}
+    fate = pathway_and_death(inputs, get("cum_hazard"), t, imv_available, rules, thresholds)
     death_day, path = fate.death_day, fate.pathway
     alive = ~(t[None, :] > np.where(np.isfinite(death_day), death_day, np.inf)[:, None])
-    onset = _first(il6 >= rules.il6_symptom_threshold, t)
+    onset = _first(symptomatic(inputs, rules), t)
     admission = path.admission_day
     lowest = np.nanargmin(np.where(np.isfinite(pf), pf, np.inf), axis=1)
     after_lowest = t[None, :] >= t[lowest][:, None]
@@ -129,6 +130,7 @@ def _course(batch: BatchResult, thresholds: np.ndarray, imv_available: np.ndarra
         "peak_viral_load_day": t[np.nanargmax(np.where(np.isfinite(vl), vl, -np.inf), axis=1)],
         "viral_clearance_day": viral_clearance(vl, t, rules.viral_detection_log10),
         "peak_il6_pg_ml": np.nanmax(il6, axis=1),
+        "peak_ifn_pg_ml": np.nanmax(inputs["ifn_pg_ml"], axis=1),
         "min_lymphocytes_1e9_l": np.nanmin(lym, axis=1),
         "cd4_nadir_1e6_l": np.nanmin(cd4, axis=1),
         "cd8_nadir_1e6_l": np.nanmin(cd8, axis=1),

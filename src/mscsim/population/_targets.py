@@ -82,6 +82,13 @@ PEAK_VIRAL_LOAD = Target(
     "peak_viral_load_log10_median", 8.5, 8.0, 9.5,
     "Wolfel 2020 Nature (max 7.1e8 copies/swab); model notes: peak 1e8-1e9.5 copies/mL; "
     "compared on hospitalised patients, as Wolfel's were")
+PEAK_DAY_YOUNG = Target(
+    "peak_viral_load_day_18_29", 5.0, 4.0, 6.0,
+    "human challenge of 36 seronegative 18-29-year-olds with 10 TCID50 of a pre-Alpha strain: "
+    "viral load rose steeply and peaked about 5 days after inoculation (Killingley 2022 Nat "
+    "Med doi:10.1038/s41591-022-01780-9, abstract); the model's inoculum was set by hand to "
+    "this, so the row is not independent; compared: median day of the viral peak of "
+    "infections at 18-29 years; band: assumption")
 PEAK_TO_ONSET = Target(
     "peak_viral_load_minus_onset_days", 0.0, -2.0, 2.0,
     "Neant 2021 PNAS doi:10.1073/pnas.2017962118 (655 hospitalised patients): viral load "
@@ -194,8 +201,9 @@ SYMPTOMATIC = Target(
     "followed defined populations stayed asymptomatic throughout, 20% (17-25%) over all 79 "
     "studies (Buitrago-Garcia 2020 PLoS Med doi:10.1371/journal.pmed.1003346, abstract); at "
     "least a third asymptomatic (Oran & Topol 2021 Ann Intern Med doi:10.7326/M20-6976, "
-    "abstract); compared: infections in which IL-6 ever reaches the symptom threshold; band: "
-    "assumption spanning these")
+    "abstract); compared: infections in which type-I IFN or IL-6 ever reaches its symptom "
+    "threshold; the fitting target of the IFN threshold (calibration/calibrate_symptoms.py); "
+    "band: assumption spanning these")
 ONSET_TO_ADMISSION = Target(
     "onset_to_admission_median_days", 6.0, 4.0, 8.0,
     "symptom onset to hospital admission: median 4 days (IQR 1-8) in ISARIC CCP-UK (Docherty "

@@ -52,6 +52,7 @@ from mscsim.population._targets import (
     INCUBATION_MEDIAN,
     LENGTH_OF_STAY,
     ONSET_TO_ADMISSION,
+    PEAK_DAY_YOUNG,
     PEAK_TO_ONSET,
     PEAK_VIRAL_LOAD,
     SALJE_AGE_BANDS,
@@ -66,7 +67,7 @@ TARGETS: tuple[Target, ...] = (
     *ICU_BY_AGE, ICU_GIVEN_HOSPITALISED, IMV_GIVEN_HOSPITALISED, HOSPITAL_MORTALITY,
     *HOSP_DEATH_BY_AGE, IMV_MORTALITY, IMV_MORTALITY_70_79, IMV_MORTALITY_80_PLUS,
     ONSET_TO_ADMISSION, ADMISSION_TO_DEATH, LENGTH_OF_STAY, ADMITTED_WITHOUT_OXYGEN,
-    SYMPTOMATIC, INCUBATION_MEDIAN, PEAK_VIRAL_LOAD, PEAK_TO_ONSET, IL6_MILD, IL6_SEVERE,
+    SYMPTOMATIC, INCUBATION_MEDIAN, PEAK_VIRAL_LOAD, PEAK_DAY_YOUNG, PEAK_TO_ONSET, IL6_MILD, IL6_SEVERE,
     IL6_AUC_VENTILATION, ADMITTED_LYMPHOPENIA, ADMITTED_LYMPHOCYTES,
     CD4_SEVERE_VS_MODERATE, CD8_SEVERE_VS_MODERATE, VIRAL_CLEARED, VIRAL_CLEARANCE_AGE_GAP)
 #: rows measured only in a cohort that includes care-home residents
@@ -78,8 +79,10 @@ _CEILING_ROWS = {t.name for t in ICU_BY_AGE
 #: the rows each calibration profile was fitted to; every other row is a check
 FITTED: dict[str, frozenset[str]] = {
     "salje": frozenset({HOSPITALISED.name, HOSPITALISED_MEAN_AGE.name, IFR.name,
-                        IFR_80_PLUS.name, DEATHS_MEAN_AGE.name, *_CEILING_ROWS}),
-    "levin": frozenset({*(t.name for t in IFR_BY_AGE), CARE_HOME_IFR.name, *_CEILING_ROWS}),
+                        IFR_80_PLUS.name, DEATHS_MEAN_AGE.name, SYMPTOMATIC.name,
+                        *_CEILING_ROWS}),
+    "levin": frozenset({*(t.name for t in IFR_BY_AGE), CARE_HOME_IFR.name, SYMPTOMATIC.name,
+                        *_CEILING_ROWS}),
 }
 
 
@@ -142,6 +145,8 @@ def statistics(ok: pd.DataFrame) -> dict[str, float]:
         INCUBATION_MEDIAN.name: _median(onset),
         # Wolfel's patients were hospitalised, so the peak-load target is checked on them
         PEAK_VIRAL_LOAD.name: _median(col("peak_viral_load_log10").to_numpy(dtype=float)[hosp]),
+        PEAK_DAY_YOUNG.name: _median(col("peak_viral_load_day").to_numpy(dtype=float)[
+            (age >= 18) & (age < 30)]),
         PEAK_TO_ONSET.name: _median((col("peak_viral_load_day").to_numpy(dtype=float)
                                      - onset)[hosp]),
         IL6_MILD.name: _median(peak_il6[symptomatic & ~hosp]),
