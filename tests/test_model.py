@@ -64,8 +64,9 @@ def test_antimony_export_round_trips(model: Model, tmp_path) -> None:
     a = simulate(again, days=15).table
     b = simulate(model, days=15).table
     # the converted text orders states differently, so the solver's error control differs
-    # slightly: agreement is expected at the solver's tolerance, not bit for bit
-    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-6, atol=1e-9)
+    # slightly: the two runs agree to the global error that a local rtol of 1e-8 leaves over
+    # a stiff course (about 1e-6 relative in the early, fast-growing states), not bit for bit
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-5, atol=1e-9)
 
 
 def test_with_defaults_writes_patient_values(model: Model) -> None:

@@ -132,6 +132,7 @@ def test_clinical_course_definitions_on_a_hand_made_course() -> None:
     series = dict(
         viral_load_log10=curve([0, 3, 6, 12, 14], [0, 8, 5, 1.5, 0]),
         il6_pg_ml=curve([0, 2, 8, 14, 30], [2, 12, 80, 30, 3]),
+        ifn_pg_ml=curve([0, 1, 3, 6, 40], [0, 2, 4, 1, 0]),
         lymphocytes_1e9_l=curve([0, 8, 20, 40], [1.8, 0.6, 1.2, 1.6]),
         cd4_blood_1e6_l=curve([0, 8, 20, 40], [750, 250, 500, 700]),
         cd8_blood_1e6_l=curve([0, 8, 20, 40], [450, 120, 300, 420]),
@@ -145,8 +146,11 @@ def test_clinical_course_definitions_on_a_hand_made_course() -> None:
     rules = PathwayRules.from_parameters(load_model().parameter_defaults)
     course = clinical_course(batch, np.array([0.4, 5.0]), np.array([1.0, 1.0]), rules)
     dies, lives = course.iloc[0], course.iloc[1]
-    # symptom onset: IL-6 above the symptom threshold (10 pg/mL) from day 2 (interpolated)
+    # symptom onset: IL-6 above the symptom threshold (10 pg/mL) from day 2 (interpolated);
+    # type-I IFN stays below its threshold
+    assert rules.ifn_symptom_threshold > 4
     assert 1.5 <= lives.symptom_onset_day <= 2.25
+    assert lives.peak_ifn_pg_ml == 4 and lives.peak_il6_pg_ml == 80
     # admitted after sustained hypoxaemia (SpO2 < 94% from about day 6.3)
     assert 6.25 <= lives.admission_day <= 7.5 and lives.support_at_admission == "oxygen"
     # invasive ventilation after P/F < 100 is sustained, in the ICU, and weaned before discharge
@@ -260,3 +264,31 @@ def test_support_scales_only_the_hazard_accrued_on_invasive_ventilation() -> Non
     assert hazard[0, -1] == pytest.approx(cum[0, -1] - 4 * 0.1 * 0.5)
     # proportional in the ODE's hazard (the population calibration relies on it)
     np.testing.assert_allclose(supported_hazard(3 * cum, support, 0.5), 3 * hazard)
+
+
+def test_type_one_interferon_alone_makes_a_patient_symptomatic() -> None:
+    """A mild course whose IL-6 never reaches its symptom threshold is symptomatic while
+    type-I IFN is above its own (the flu-like phase), and only then; the WHO scale outside
+    hospital follows the same definition."""
+    from mscsim.model import care_pathway, symptomatic
+
+    rules = PathwayRules.from_parameters(load_model().parameter_defaults)
+    t = np.arange(0, 40.0, 0.25)
+    high = rules.ifn_symptom_threshold * 1.5
+    ifn = np.interp(t, [0, 2, 4, 6, 40], [0, 0, high, 0, 0])
+    series = dict(
+        viral_load_log10=np.interp(t, [0, 4, 12, 14], [0, 6, 1, 0]),
+        il6_pg_ml=np.full_like(t, 3.0), ifn_pg_ml=ifn,
+        lymphocytes_1e9_l=np.full_like(t, 1.8), cd4_blood_1e6_l=np.full_like(t, 750),
+        cd8_blood_1e6_l=np.full_like(t, 450), pf_ratio_mmhg=np.full_like(t, 450),
+        spo2_pct=np.full_like(t, 97), lung_damage_frac=np.zeros_like(t),
+        organ_dysfunction=np.zeros_like(t), cum_hazard=np.zeros_like(t))
+    batch = _batch(t, **{k: [v] for k, v in series.items()})
+    course = clinical_course(batch, np.array([5.0]), np.array([1.0]), rules).iloc[0]
+    crossing = 2 + 2 * rules.ifn_symptom_threshold / high  # where the rising IFN crosses it
+    assert crossing <= course.symptom_onset_day <= crossing + 0.25
+    assert not course.hospitalised and course.peak_who == 2
+    mask = symptomatic({k: v[None, :] for k, v in series.items()}, rules)[0]
+    assert mask.any() and not mask[t >= 6].any() and not mask[t < crossing].any()
+    path = care_pathway({k: v[None, :] for k, v in series.items()}, t, np.array([1.0]), rules)
+    assert (path.who[0][mask] == 2).all() and (path.who[0][~mask] < 2).all()

@@ -68,9 +68,11 @@ def summarise(population: Population) -> dict[str, object]:
             "critical": float((symptomatic & critical).sum() / n_sympt),
         },
         "peak_il6_median_pg_ml": {
-            # Herold 2020's mild patients were symptomatic and never admitted
             "symptomatic_not_hospitalised": _median(
                 ok.peak_il6_pg_ml.to_numpy(dtype=float)[symptomatic & ~hospitalised]),
+            # Herold 2020's mild patients: hospitalised, not mechanically ventilated
+            "hospitalised_not_ventilated": _median(
+                ok.peak_il6_pg_ml.to_numpy(dtype=float)[hospitalised & ~ventilated]),
             "ventilated": _median(ok.peak_il6_pg_ml.to_numpy(dtype=float)[ventilated]),
         },
         "seed": population.manifest.get("seed"),

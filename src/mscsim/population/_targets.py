@@ -96,9 +96,11 @@ PEAK_TO_ONSET = Target(
     "+-2 days)")
 IL6_MILD = Target(
     "il6_peak_median_mild_pg_ml", math.nan, 3.7, 37.8,
-    "Herold 2020 J Allergy Clin Immunol (as digitised in Jenner 2021's repository): IL-6 "
-    "3.7-37.8 pg/mL in mild disease; compared: median peak IL-6 of symptomatic patients "
-    "never admitted")
+    "Herold 2020 J Allergy Clin Immunol doi:10.1016/j.jaci.2020.05.008 (as digitised in "
+    "Jenner 2021's repository): IL-6 3.7-37.8 pg/mL in mild disease; Herold's 89 patients "
+    "were all hospitalised (Munich, Feb-Apr 2020; abstract), mild meaning not mechanically "
+    "ventilated; compared: median peak IL-6 of hospitalised patients never invasively "
+    "ventilated")
 IL6_SEVERE = Target(
     "il6_peak_median_ventilated_pg_ml", math.nan, 27.0, 277.0,
     "Herold 2020 (as above): IL-6 27-277 pg/mL in severe disease (patients who needed "

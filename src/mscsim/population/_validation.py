@@ -149,7 +149,7 @@ def statistics(ok: pd.DataFrame) -> dict[str, float]:
             (age >= 18) & (age < 30)]),
         PEAK_TO_ONSET.name: _median((col("peak_viral_load_day").to_numpy(dtype=float)
                                      - onset)[hosp]),
-        IL6_MILD.name: _median(peak_il6[symptomatic & ~hosp]),
+        IL6_MILD.name: _median(peak_il6[hosp & ~imv]),
         IL6_SEVERE.name: _median(peak_il6[imv]),
         IL6_AUC_VENTILATION.name: auc(peak_il6[hosp], imv[hosp]),
         ADMITTED_LYMPHOPENIA.name: _share(col("lymphopenia_at_admission").to_numpy(dtype=bool),
