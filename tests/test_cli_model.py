@@ -125,3 +125,14 @@ def test_user_sbml_model_simulates(tmp_path: Path) -> None:
                "--days", "5", "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     assert pd.read_csv(out).msc_total_cells.iloc[3] == pytest.approx(7e7)
+
+
+@pytest.mark.parametrize("argv", [("validate", "--profile", "levin"), ("simulate", "--dayz", "3"),
+                                  ("trial", "run")])
+def test_a_usage_error_is_a_usage_message_not_a_traceback(argv: tuple[str, ...]) -> None:
+    """An unknown option or a missing argument: click's short usage message and exit code 2,
+    whichever copy of click (click's own, or the one typer vendors) raised it."""
+    proc = run(*argv)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "Usage: " in proc.stderr and "mscsim" in proc.stderr
+    assert "Error:" in proc.stderr

@@ -62,10 +62,12 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         typer.echo("mscsim: aborted", err=True)
         sys.exit(130)
-    except Exception as err:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
+    except Exception as err:
+        # click's usage errors (an unknown option, a missing argument) carry their own exit
+        # code and message; recognised by that, because typer >= 0.2x raises its vendored
+        # copy of click's classes, not click's own
+        show, code = getattr(err, "show", None), getattr(err, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code)
         raise
