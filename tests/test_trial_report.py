@@ -76,3 +76,19 @@ def test_report_shows_estimands_and_the_sensitivity_row_beside_the_main_one():
     assert "death: composite: -1, below every survivor" in page
     _balanced(table + page)
     assert _estimand_table({"endpoints": {"x": {"estimate": 1.0}}}) == ""  # older summary
+
+
+def test_an_endpoint_without_interval_says_why():
+    """A rank-sum endpoint has a Hodges-Lehmann shift and no interval by design: the row says
+    so instead of an empty reason; a warning of the analysis, when there is one, is shown."""
+    from mscsim.trial._report import _endpoint_row
+
+    rank = {"kind": "rank", "measure": "Hodges-Lehmann shift", "estimate": 0.0,
+            "ci_low": None, "ci_high": None, "p_value": 0.8, "favours_msc": "no",
+            "warnings": []}
+    row = _endpoint_row("vfd_d28", rank)
+    assert row[3] == "– to –" and "Hodges-Lehmann shift without an interval" in row[-1]
+    warned = {**rank, "kind": "binary", "estimate": None, "warnings": ["no events in either arm"]}
+    assert _endpoint_row("mortality", warned)[-1] == "no events in either arm"
+    defined = {**rank, "ci_low": -1.0, "ci_high": 2.0}
+    assert _endpoint_row("vfd_d28", defined)[-1] == ""

@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FormatStrFormatter  # noqa: E402
 
+from mscsim._html import format_number, html_table, png_base64  # noqa: E402
 from mscsim._io import write_text_atomic  # noqa: E402
 from mscsim.bridge._calibrate import GRID_PARAMETERS, reproduction_text  # noqa: E402
 from mscsim.bridge._predict import (  # noqa: E402
@@ -27,7 +28,6 @@ from mscsim.bridge._predict import (  # noqa: E402
 )
 from mscsim.bridge._run import BridgeResult, read_bridge  # noqa: E402
 from mscsim.bridge._sensitivity import ranking_text  # noqa: E402
-from mscsim.trial._report import _fmt, _png, _table  # noqa: E402
 
 
 def _img(data: str) -> str:
@@ -61,7 +61,7 @@ def forest_figure(pred: Prediction) -> str:
     ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
     ax.set_xlabel("risk ratio of death (MSC / control): bar = predicted 95%, dot = observed")
     fig.tight_layout()
-    return _png(fig)
+    return png_base64(fig)
 
 
 def profile_figure(calibration: dict[str, Any]) -> str:
@@ -79,7 +79,7 @@ def profile_figure(calibration: dict[str, Any]) -> str:
         ax.set_ylabel("profile log-likelihood - max")
         ax.set_title(f"{name}: {p['identifiable']}", fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return png_base64(fig)
 
 
 def fit_figure(fit: pd.DataFrame) -> str:
@@ -98,7 +98,7 @@ def fit_figure(fit: pd.DataFrame) -> str:
     ax.set_ylabel("observed arm mortality")
     ax.legend()
     fig.tight_layout()
-    return _png(fig)
+    return png_base64(fig)
 
 
 def sensitivity_figure(sens: pd.DataFrame) -> str:
@@ -112,11 +112,11 @@ def sensitivity_figure(sens: pd.DataFrame) -> str:
     ax.set_xlabel("Sobol index of the predicted mortality benefit")
     ax.legend(loc="lower right")
     fig.tight_layout()
-    return _png(fig)
+    return png_base64(fig)
 
 
 def _rows(frame: pd.DataFrame, columns: list[str]) -> list[list[Any]]:
-    return [[_fmt(v) for v in r] for r in frame[columns].itertuples(index=False)]
+    return [[format_number(v) for v in r] for r in frame[columns].itertuples(index=False)]
 
 
 def bridge_report(folder: str | Path, path: str | Path | None = None, *,
@@ -143,12 +143,13 @@ def bridge_report(folder: str | Path, path: str | Path | None = None, *,
     for name, p in cal["profiles"].items():
         if p["identifiable"] != "yes":
             edge = "both ends" if p["identifiable"] == "no" else "an end"
-            honesty.append(f"{name}: the 95% profile interval ({_fmt(p['ci_low'])} - "
-                           f"{_fmt(p['ci_high'])}) reaches {edge} of its grid "
-                           f"({_fmt(min(p['values']))} - {_fmt(max(p['values']))}); it is "
+            honesty.append(f"{name}: the 95% profile interval ({format_number(p['ci_low'])} - "
+                           f"{format_number(p['ci_high'])}) reaches {edge} of its grid "
+                           f"({format_number(min(p['values']))} - "
+                           f"{format_number(max(p['values']))}); it is "
                            + ("not identifiable from these data." if p["identifiable"] == "no"
                               else "bounded on one side only (estimate "
-                              f"{_fmt(p['estimate'])})."))
+                              f"{format_number(p['estimate'])})."))
     if not all(c.get("reproduced", True) for c in cal.get("reproduction", {}).values()):
         honesty.append("Because the model does not reproduce the arm mortality, the MSC "
                        "parameters partly absorb the baseline misfit: read the estimate as the "
@@ -168,38 +169,41 @@ def bridge_report(folder: str | Path, path: str | Path | None = None, *,
     cols = ["study_id", "pub_date", "role", "replicable", "reason", "n1", "n2",
             "timepoint_days", "dose_cells_per_kg", "dose_cells", "doses", "interval_days",
             "ards", "ventilated", "eligible_pool", "simulated_patients", "assumptions"]
-    parts.append("<h2>Replicas</h2>" + _table(_rows(rep, [c for c in cols if c in rep]),
+    parts.append("<h2>Replicas</h2>" + html_table(_rows(rep, [c for c in cols if c in rep]),
                                               [c for c in cols if c in rep]))
     mle = cal["mle"]
-    prof_rows = [[k, _fmt(p["estimate"]), f"{_fmt(p['ci_low'])} - {_fmt(p['ci_high'])}",
-                  p["identifiable"], f"{_fmt(min(p['values']))} - {_fmt(max(p['values']))}"]
+    prof_rows = [[k, format_number(p["estimate"]),
+                  f"{format_number(p['ci_low'])} - {format_number(p['ci_high'])}",
+                  p["identifiable"],
+                  f"{format_number(min(p['values']))} - {format_number(max(p['values']))}"]
                  for k, p in cal["profiles"].items()]
     parts.append("<h2>Calibration</h2><p>Binomial likelihood of arm-level deaths "
                  f"({html.escape(str(cal.get('likelihood', 'absolute')))} arm risks) on a "
                  f"grid of {', '.join(GRID_PARAMETERS)}; maximum at "
-                 + ", ".join(f"{k} = {_fmt(v)}" for k, v in mle.items()) + ".</p>"
-                 + _table(prof_rows, ["parameter", "estimate", "95% profile interval",
+                 + ", ".join(f"{k} = {format_number(v)}" for k, v in mle.items()) + ".</p>"
+                 + html_table(prof_rows, ["parameter", "estimate", "95% profile interval",
                                       "identifiable", "grid"])
                  + _img(profile_figure(cal)))
     fit_cols = ["study_id", "arm", "deaths", "n", "observed", "fitted", "expected_deaths_lo",
                 "expected_deaths_hi", "within_95"]
     parts.append("<h3>Observed versus fitted arm mortality (calibration studies)</h3>"
-                 + _img(fit_figure(result.fit)) + _table(_rows(result.fit, fit_cols), fit_cols))
+                 + _img(fit_figure(result.fit)) + html_table(_rows(result.fit, fit_cols), fit_cols))
     eff = calibration_effects(result)
     ec = list(eff.columns)
     parts.append("<h3>Relative effect in the calibration studies (blind to baseline "
-                 "mortality)</h3>" + _table(_rows(eff, ec), ec))
+                 "mortality)</h3>" + html_table(_rows(eff, ec), ec))
     parts.append("<h2>Prediction of the later studies</h2>")
     if len(pred.studies):
         pc = ["study_id", "observed_rr", "pred_rr_median", "pred_lo", "pred_hi", "covered",
               "observed_mortality_control", "pred_mortality_control_lo",
               "pred_mortality_control_hi", "observed_mortality_treated",
               "pred_mortality_treated_lo", "pred_mortality_treated_hi"]
-        parts.append(_img(forest_figure(pred)) + _table(_rows(pred.studies, pc), pc))
+        parts.append(_img(forest_figure(pred)) + html_table(_rows(pred.studies, pc), pc))
         p = pred.pooled
         parts.append(f"<p>Pooled RR ({html.escape(str(p['method']))}): observed "
-                     f"{_fmt(p.get('observed_rr'))}, predicted {_fmt(p.get('pred_rr_median'))}"
-                     f" (95% {_fmt(p.get('pred_lo'))} - {_fmt(p.get('pred_hi'))}).</p>")
+                     f"{format_number(p.get('observed_rr'))}, predicted "
+                     f"{format_number(p.get('pred_rr_median'))} (95% "
+                     f"{format_number(p.get('pred_lo'))} - {format_number(p.get('pred_hi'))}).</p>")
     else:
         parts.append("<p>No replicable study is published after the cut-off.</p>")
     if len(result.sensitivity):

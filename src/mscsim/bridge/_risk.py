@@ -20,7 +20,7 @@ import pandas as pd
 
 from mscsim.engine import EngineLike, chunk_ranges, get_engine
 from mscsim.model import PATHWAY_INPUTS, PathwayRules, hazard_under_support, load_model
-from mscsim.trial._simulate import POINTS_PER_DAY, horizon_for, simulate_from_infection
+from mscsim.trial import POINTS_PER_DAY, horizon_for, simulate_from_infection
 
 
 @dataclass(frozen=True)

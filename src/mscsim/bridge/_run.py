@@ -39,10 +39,10 @@ from mscsim.bridge._calibrate import (
 from mscsim.bridge._replicas import Replica, build_replicas, parse_cutoff, split_by_cutoff
 from mscsim.bridge._risk import RiskTask, risk_tasks, run_risks
 from mscsim.bridge._sensitivity import benefit_model, default_factors, sobol_indices
-from mscsim.engine import EngineLike
+from mscsim.engine import EngineLike, stage_progress
 from mscsim.model import load_model
 from mscsim.population import GenerationOptions, Population, stored_population
-from mscsim.trial._enrol import doses_for, rng, screened_cohort, stage_progress
+from mscsim.trial import doses_for, screened_cohort
 
 COHORT_STREAM, SOBOL_STREAM, PREDICT_STREAM = 20, 21, 22
 DEFAULT_CUTOFF = "2021-12-31"
@@ -172,8 +172,9 @@ def _cohorts(replicas: list[Replica], population: Population, options: BridgeOpt
                                      f"{options.min_cohort}); screen more infections")
             continue
         if len(el) > options.max_cohort:
-            pick = rng(rep.spec.seed, COHORT_STREAM).choice(len(el), options.max_cohort,
-                                                            replace=False)
+            draw = np.random.default_rng(np.random.SeedSequence(rep.spec.seed,
+                                                                spawn_key=(COHORT_STREAM,)))
+            pick = draw.choice(len(el), options.max_cohort, replace=False)
             el = el.iloc[np.sort(pick)].reset_index(drop=True)
         out.append(StudyCohort(rep, el, cohort.size, dict(cohort.flow)))
     return out, refused

@@ -12,7 +12,9 @@ from mscsim.engine._engine import (
     chunk_ranges,
     get_engine,
     register_engine,
+    stage_progress,
 )
 
 __all__ = ["DEFAULT_ENGINE", "ENGINES", "DaskEngine", "Engine", "EngineLike", "ProcessEngine",
-           "SerialEngine", "WorkerLostError", "chunk_ranges", "get_engine", "register_engine"]
+           "SerialEngine", "WorkerLostError", "chunk_ranges", "get_engine", "register_engine",
+           "stage_progress"]

@@ -317,6 +317,12 @@ def get_engine(name: EngineLike = DEFAULT_ENGINE, workers: int | None = None,
     return ENGINES[name](workers, scheduler, chunk_size=chunk_size, retries=retries)
 
 
+def stage_progress(progress: Callable[[str, int, int], None] | None,
+                   stage: str) -> Callable[[int, int], None] | None:
+    """A ``(done, total)`` callback reporting to ``progress`` under the name ``stage``."""
+    return None if progress is None else (lambda done, total: progress(stage, done, total))
+
+
 def chunk_ranges(n: int, chunk_size: int) -> list[tuple[int, int]]:
     """Split ``range(n)`` into consecutive ``(start, stop)`` chunks of at most ``chunk_size``.
 

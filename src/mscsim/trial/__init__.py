@@ -91,7 +91,7 @@ from mscsim.trial._endpoints import (  # noqa: E402
     endpoint_of,
     get_endpoint,
 )
-from mscsim.trial._enrol import Cohort, allocate, screen  # noqa: E402
+from mscsim.trial._enrol import Cohort, allocate, doses_for, screen, screened_cohort  # noqa: E402
 from mscsim.trial._power import (  # noqa: E402
     POOL_DIR,
     Pool,
@@ -104,7 +104,12 @@ from mscsim.trial._power import (  # noqa: E402
 )
 from mscsim.trial._report import trial_report  # noqa: E402
 from mscsim.trial._run import TrialResult, analyse_endpoints, run_trial, write_trial  # noqa: E402
-from mscsim.trial._simulate import NULL_POTENCY, POINTS_PER_DAY  # noqa: E402
+from mscsim.trial._simulate import (  # noqa: E402
+    NULL_POTENCY,
+    POINTS_PER_DAY,
+    horizon_for,
+    simulate_from_infection,
+)
 from mscsim.trial._spec import (  # noqa: E402
     DEATH_STRATEGIES,
     MAX_FOLLOW_UP_DAYS,
@@ -126,5 +131,5 @@ __all__ += [
     "sample_size_search", "screen", "spec_from_dict", "spec_json_schema", "trial_report",
     "write_trial", "MAX_FOLLOW_UP_DAYS", "MORTALITY_DAYS", "POINTS_PER_DAY", "POOL_DIR",
     "pool_warning", "spec_json_schema_text", "write_power", "DEATH_STRATEGIES", "Estimand",
-    "endpoint_of",
+    "endpoint_of", "doses_for", "horizon_for", "screened_cohort", "simulate_from_infection",
 ]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from mscsim._errors import InputError
-from mscsim.engine import EngineLike
+from mscsim.engine import EngineLike, stage_progress
 from mscsim.model import IMV, load_model
 from mscsim.population import (
     PARAMETER_COLUMNS,
@@ -205,12 +205,6 @@ def screened_cohort(spec: TrialSpec, *, population: Population | None = None,
                                             progress=stage_progress(progress, "population"))
     return screen(spec, population, engine=engine, workers=workers,
                   progress=stage_progress(progress, "screening"), store=store)
-
-
-def stage_progress(progress: Callable[[str, int, int], None] | None,
-                   stage: str) -> Callable[[int, int], None] | None:
-    """A ``(done, total)`` callback reporting to ``progress`` under the name ``stage``."""
-    return None if progress is None else (lambda done, total: progress(stage, done, total))
 
 
 def doses_for(spec: TrialSpec, eligible: pd.DataFrame, arm_name: str) -> list[list[tuple[

@@ -50,7 +50,7 @@ import pandas as pd
 
 from mscsim._errors import InputError
 from mscsim._io import atomic_path, folder_lock, write_text_atomic
-from mscsim.engine import EngineLike, get_engine
+from mscsim.engine import EngineLike, get_engine, stage_progress
 from mscsim.model import load_model
 from mscsim.population import Population, read_population_manifest
 from mscsim.store import open_store, resumable_chunks, store_manifest
@@ -65,7 +65,6 @@ from mscsim.trial._enrol import (
     draw_trial,
     rng,
     screened_cohort,
-    stage_progress,
 )
 from mscsim.trial._run import _clean, options_of
 from mscsim.trial._simulate import ARM_CHUNK_SIZE, OUTCOME_DEFINITIONS, ArmStore, simulate_arm

@@ -5,9 +5,7 @@ trajectories, endpoint table, power curve. Figures are drawn from the tables ret
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import math
 from pathlib import Path
@@ -22,6 +20,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from mscsim._errors import InputError  # noqa: E402
+from mscsim._html import format_number, html_table, png_base64  # noqa: E402
 from mscsim._io import read_parquet, write_text_atomic  # noqa: E402
 from mscsim.trial._power import POOL_RATIO_VALID, pool_warning  # noqa: E402
 from mscsim.trial._run import (  # noqa: E402
@@ -102,13 +101,6 @@ def trajectory_table(trajectories: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _png(fig: Any) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
 def _colour(arms: list[str], arm: str) -> str:
     return COLOURS[arms.index(arm) % len(COLOURS)]
 
@@ -161,7 +153,7 @@ def _trial_figures(summary: dict[str, Any], patients: pd.DataFrame,
     axes[1].legend(handles=legend, title="WHO level", fontsize=7, title_fontsize=8,
                    frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
-    figures.append(("Kaplan-Meier survival and WHO clinical progression scale", _png(fig)))
+    figures.append(("Kaplan-Meier survival and WHO clinical progression scale", png_base64(fig)))
     if "improve_time" in patients.columns:
         fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
         for arm, group in patients.groupby("arm", sort=False):
@@ -181,7 +173,7 @@ def _trial_figures(summary: dict[str, Any], patients: pd.DataFrame,
         axes[0].legend(frameon=False)
         fig.tight_layout()
         figures.append(("Cumulative incidence of improvement and death (Aalen-Johansen)",
-                        _png(fig)))
+                        png_base64(fig)))
     table = trajectory_table(trajectories)
     fig, axes = plt.subplots(1, len(MARKERS), figsize=(15, 3.4))
     for ax, (marker, label) in zip(axes, MARKERS.items(), strict=True):
@@ -193,7 +185,7 @@ def _trial_figures(summary: dict[str, Any], patients: pd.DataFrame,
     axes[0].legend(frameon=False, fontsize=8)
     fig.suptitle("Biomarkers by arm: median and interquartile range of survivors", fontsize=10)
     fig.tight_layout()
-    figures.append(("Biomarker trajectories by arm", _png(fig)))
+    figures.append(("Biomarker trajectories by arm", png_base64(fig)))
     return figures
 
 
@@ -235,17 +227,17 @@ def _power_figures(power: dict[str, Any], replicates: pd.DataFrame | None
     else:
         axes[1].axis("off")
     fig.tight_layout()
-    return [("Power curve and effect distribution", _png(fig))]
+    return [("Power curve and effect distribution", png_base64(fig))]
 
 
 def _curve_table(power: dict[str, Any]) -> str:
-    rows = [[p["n"], f"{_fmt(p['power'])} ± {_fmt(p['power_mc_se'])}",
-             f"{_fmt(p['type_i_error'])} ± {_fmt(p['type_i_error_mc_se'])}",
-             f"{_fmt(p['effect_median'])} [{_fmt(p['effect_q025'])}, "
-             f"{_fmt(p['effect_q975'])}]", f"{p['pool_ratio']:.1f}",
+    rows = [[p["n"], f"{format_number(p['power'])} ± {format_number(p['power_mc_se'])}",
+             f"{format_number(p['type_i_error'])} ± {format_number(p['type_i_error_mc_se'])}",
+             f"{format_number(p['effect_median'])} [{format_number(p['effect_q025'])}, "
+             f"{format_number(p['effect_q975'])}]", f"{p['pool_ratio']:.1f}",
              "yes" if p["pool_valid"] else "NO: replicates share patients"]
             for p in power["power_curve"]]
-    return _table(rows, ["patients randomised", "power ± MC SE", "type I error ± MC SE",
+    return html_table(rows, ["patients randomised", "power ± MC SE", "type I error ± MC SE",
                          f"{power['measure']}: median [2.5%, 97.5%]", "pool / N",
                          f"pool valid (>= {POOL_RATIO_VALID:g} N)"])
 
@@ -283,23 +275,7 @@ def _curve_figure(power: dict[str, Any]) -> str:
                 xlabel="patients randomised", ylabel=power["measure"])
     axes[1].title.set_fontsize(9)
     fig.tight_layout()
-    return _png(fig)
-
-
-def _table(rows: list[list[Any]], header: list[str] | None) -> str:
-    head = "" if header is None else \
-        "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
-                   for r in rows)
-    return f"<table>{head}{body}</table>"
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.3e}"
-    return str(v)
+    return png_base64(fig)
 
 
 _ANCHOR_WORDS = {"admission": "admission", "ventilation": "intubation"}
@@ -382,7 +358,7 @@ def _design(spec: dict[str, Any]) -> str:
             ["background care", _background_text(spec["trial"])],
             ["virtual patients", source], ["trial seed", str(spec["seed"])]]
     rows += [[f"arm {arm['name']}", _arm_text(arm)] for arm in spec["arms"]]
-    return _table(rows, None)
+    return html_table(rows, None)
 
 
 def _consort(summary: dict[str, Any]) -> str:
@@ -407,28 +383,37 @@ def _replicate_rows(power: dict[str, Any]) -> list[list[str]]:
     def pct(v: Any) -> str:
         return "–" if v is None else f"{100 * v:.1f}%"
     pool = (f"{power.get('pool_size')} eligible virtual patients, "
-            f"{_fmt(power.get('pool_ratio'))} times the sample size: "
+            f"{format_number(power.get('pool_ratio'))} times the sample size: "
             + (f"valid (at least {POOL_RATIO_VALID:g} times)" if power.get("pool_valid") else
                f"too small for independent replicates (fewer than {POOL_RATIO_VALID:g} times)"))
     return [
         ["replicated trials", f"{power.get('replicates'):,} of {power.get('sample_size')} "
                               f"patients each ({power.get('method', 'pool')} method)"],
         ["primary endpoint", f"{power.get('primary_endpoint')} ({power.get('measure')})"],
-        ["power (alpha " + _fmt(power.get("alpha")) + ")",
+        ["power (alpha " + format_number(power.get("alpha")) + ")",
          f"{pct(power.get('power'))} ± {pct(power.get('power_mc_se'))} (Monte Carlo SE)"],
         ["type I error (MSC potency zero)", f"{pct(power.get('type_i_error'))} ± "
                                             f"{pct(power.get('type_i_error_mc_se'))}"],
         ["estimated effect across replicates",
-         f"median {_fmt(power.get('effect_median'))}, 95% of replicates between "
-         f"{_fmt(power.get('effect_q025'))} and {_fmt(power.get('effect_q975'))}"],
+         f"median {format_number(power.get('effect_median'))}, 95% of replicates between "
+         f"{format_number(power.get('effect_q025'))} and "
+         f"{format_number(power.get('effect_q975'))}"],
         ["pool", pool]]
+
+
+#: why an analysis gives no interval by design (not a warning of the analysis)
+_NO_INTERVAL = {"rank": "the rank-sum analysis reports the Hodges-Lehmann shift without an "
+                        "interval (docs/trial_statistics.md); the p-value is the test's"}
 
 
 def _endpoint_row(label: str, r: dict[str, Any]) -> list[str]:
     undefined = r["estimate"] is None or r["ci_low"] is None
     note = "; ".join(r.get("warnings") or []) if undefined else ""
-    return [label, r["measure"], _fmt(r["estimate"]),
-            f"{_fmt(r['ci_low'])} to {_fmt(r['ci_high'])}", _fmt(r["p_value"]),
+    if undefined and not note:
+        note = _NO_INTERVAL.get(str(r.get("kind")), "the analysis gave no interval")
+    return [label, r["measure"], format_number(r["estimate"]),
+            f"{format_number(r['ci_low'])} to {format_number(r['ci_high'])}",
+            format_number(r["p_value"]),
             r["favours_msc"] + " null", note]
 
 
@@ -441,7 +426,7 @@ def _endpoint_table(summary: dict[str, Any]) -> str:
             rows.append(_endpoint_row(f"{name}: sensitivity analysis ("
                                       f"{_strategy_words(r['sensitivity'])})",
                                       r["sensitivity"]))
-    return _table(rows, ["endpoint", "measure", "estimate", "95% CI", "p", "favours MSC",
+    return html_table(rows, ["endpoint", "measure", "estimate", "95% CI", "p", "favours MSC",
                          "why no estimate or interval"])
 
 
@@ -472,7 +457,7 @@ def _estimand_table(summary: dict[str, Any]) -> str:
         return ""
     return (f"<h2>Estimands (ICH E9(R1))</h2><p>Population of every estimand: "
             f"{html.escape(str(population))}.</p>"
-            + _table(rows, ["endpoint", "variable", "intercurrent events and strategy",
+            + html_table(rows, ["endpoint", "variable", "intercurrent events and strategy",
                             "summary measure", "main analysis", "sensitivity analysis"]))
 
 
@@ -515,7 +500,7 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
         parts.append("<h2>Flow of patients (CONSORT-style)</h2>" + _consort(summary))
         deaths = [[a, v["n"], ", ".join(f"day {d}: {c}" for d, c in v["deaths"].items())]
                   for a, v in summary["arms"].items()]
-        parts.append("<h2>Arms</h2>" + _table(deaths, ["arm", "n", "deaths by"]))
+        parts.append("<h2>Arms</h2>" + html_table(deaths, ["arm", "n", "deaths by"]))
         parts.append("<h2>Endpoints</h2>" + _endpoint_table(summary))
         parts.append(_estimand_table(summary))
         if "improve_time" in patients.columns:
@@ -525,7 +510,7 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
             parts.append("<h2>Cumulative incidence (Aalen-Johansen)</h2><p>First event: a "
                          "sustained improvement (held 2 days or to the end of follow-up), or "
                          "death before improving, a competing event (not censored).</p>"
-                         + _table(rows, ["arm", "event", *cif.columns[2:]]))
+                         + html_table(rows, ["arm", "event", *cif.columns[2:]]))
         for name, data in _trial_figures(summary, patients, trajectories):
             parts.append(f"<h2>{html.escape(name)}</h2><img src='data:image/png;base64,"
                          f"{data}'>")
@@ -535,19 +520,19 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
         rows = _replicate_rows(power)
         pilot = power.get("pilot_pattern", {})
         rows.append(["P(all MSC recover and a control dies), with / without MSC effect",
-                     f"{_fmt(pilot.get('with_msc_effect'))} / "
-                     f"{_fmt(pilot.get('without_msc_effect'))}"])
+                     f"{format_number(pilot.get('with_msc_effect'))} / "
+                     f"{format_number(pilot.get('without_msc_effect'))}"])
         surv = pilot.get("survival_only") or {}
         if surv:
             rows.append(["P(all MSC alive and a control dies), with / without MSC effect",
-                         f"{_fmt(surv.get('with_msc_effect'))} / "
-                         f"{_fmt(surv.get('without_msc_effect'))}"])
+                         f"{format_number(surv.get('with_msc_effect'))} / "
+                         f"{format_number(surv.get('without_msc_effect'))}"])
         search = power.get("sample_size_search") or {}
         if search:
             rows.append([f"patients for power {search['target_power']:g}",
-                         _fmt(search.get("required_n")) if search.get("reached")
+                         format_number(search.get("required_n")) if search.get("reached")
                          else f"not reached up to {search.get('searched_up_to')}"])
-        parts.append("<h2>Replicated trials</h2>" + _table(rows, None))
+        parts.append("<h2>Replicated trials</h2>" + html_table(rows, None))
         for name, data in _power_figures(power, reps):
             parts.append(f"<h3>{html.escape(name)}</h3><img src='data:image/png;base64,"
                          f"{data}'>")

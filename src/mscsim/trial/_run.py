@@ -16,7 +16,7 @@ import pandas as pd
 from mscsim._errors import InputError
 from mscsim._io import atomic_folder
 from mscsim._provenance import MSCSIM_VERSION
-from mscsim.engine import EngineLike
+from mscsim.engine import EngineLike, stage_progress
 from mscsim.population import Population
 from mscsim.trial._analysis import AnalysisOptions, analyse
 from mscsim.trial._endpoints import Endpoint, endpoint_of
@@ -28,7 +28,6 @@ from mscsim.trial._enrol import (
     draw_trial,
     rng,
     screened_cohort,
-    stage_progress,
 )
 from mscsim.trial._simulate import TRAJECTORY, ArmOutcomes, simulate_arm
 from mscsim.trial._spec import MORTALITY_DAYS, TrialSpec
