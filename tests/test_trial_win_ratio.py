@@ -140,14 +140,74 @@ def test_trial_endpoint_uses_death_then_ventilator_free_days_then_who():
                            "who_d28": [1.0, 10.0, 5.0, 10.0, 4.0, 2.0]})
     arm = np.array([1, 1, 1, 0, 0, 0])
     data = endpoint.data(values, follow_up=60.0)
-    assert data["death"].tolist() == [np.inf, 20.0, np.inf, 3.0, np.inf, np.inf]  # d40 > d28
+    assert list(data) == ["death_d28", "vfd_d28", "who_d28"]  # the default hierarchy
+    assert data["death_d28"].tolist() == [np.inf, 20.0, np.inf, 3.0, np.inf, np.inf]  # d40 > d28
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticsWarning)
         out = analyse("win", data, arm, AnalysisOptions())
-    direct = win_ratio([(data["death"], "higher"), (data["vfd"], "higher"),
-                        (data["who"], "lower")], arm)
+    direct = win_ratio([(data["death_d28"], "higher"), (data["vfd_d28"], "higher"),
+                        (data["who_d28"], "lower")], arm)
     assert out["estimate"] == direct.estimate and out["measure"] == "win ratio"
-    assert out["decided_by"]["death"] == direct.decided_by[0]
+    assert out["decided_by"]["death_d28"] == direct.decided_by[0]
+
+
+def _pairwise_wins(columns: list[tuple[np.ndarray, str]], arm: np.ndarray) -> tuple[int, int]:
+    """Brute force: every treated against every control, the first comparison that is not
+    tied decides."""
+    wins = losses = 0
+    for i in np.flatnonzero(arm == 1):
+        for j in np.flatnonzero(arm == 0):
+            for values, direction in columns:
+                a, b = (values[i], values[j]) if direction == "higher" else (-values[i],
+                                                                              -values[j])
+                if a != b:
+                    wins, losses = (wins + 1, losses) if a > b else (wins, losses + 1)
+                    break
+    return wins, losses
+
+
+@pytest.mark.parametrize("order", [["death_d28", "vfd_d28", "who_d28"],
+                                   ["who_d28", "death_d28"], ["vfd_d28", "who_d28", "death_d28"]])
+def test_the_spec_orders_the_win_ratio_hierarchy(order: list[str]) -> None:
+    """``endpoints.win_ratio_order`` sets the comparisons and their order: the trial's win
+    ratio equals a brute-force pairwise count in that order, and its estimand says so."""
+    from mscsim.trial import endpoint_of
+    from tests._trial_helpers import spec
+
+    s = spec(endpoints={"primary": "win_ratio_d28", "secondary": [], "win_ratio_order": order})
+    endpoint = endpoint_of(s, "win_ratio_d28")
+    assert endpoint.components == tuple(order)
+    rng = np.random.default_rng(11)
+    n = 40
+    dead = rng.random(n) < 0.3
+    values = pd.DataFrame({"death_time": np.where(dead, rng.integers(1, 40, n), np.nan),
+                           "vfd_d28": np.where(dead, 0.0, rng.choice([28.0, 20.0, 5.0], n)),
+                           "who_d28": np.where(dead, 10.0, rng.integers(0, 7, n))})
+    arm = (np.arange(n) % 2).astype(float)
+    data = endpoint.data(values, follow_up=60.0)
+    assert list(data) == order
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticsWarning)
+        out = analyse("win", data, arm, AnalysisOptions())
+    directions = {"death_d28": "higher", "vfd_d28": "higher", "who_d28": "lower"}
+    wins, losses = _pairwise_wins([(data[c], directions[c]) for c in order], arm)
+    assert (out["wins"], out["losses"]) == (wins, losses)
+    assert out["estimate"] == pytest.approx(wins / losses)
+    assert list(out["decided_by"]) == order
+    first = {"death_d28": "death by day 28", "vfd_d28": "ventilator-free days",
+             "who_d28": "the WHO scale"}[order[0]]
+    assert endpoint.label.startswith(f"win ratio of the hierarchy: {first}")
+
+
+def test_a_comparison_named_twice_is_refused() -> None:
+    from tests._trial_helpers import spec
+
+    with pytest.raises(InputError, match="win_ratio_order names a comparison twice"):
+        spec(endpoints={"primary": "win_ratio_d28", "secondary": [],
+                        "win_ratio_order": ["death_d28", "death_d28"]})
+    with pytest.raises(InputError, match="win_ratio_order"):
+        spec(endpoints={"primary": "win_ratio_d28", "secondary": [],
+                        "win_ratio_order": ["ventilation"]})
 
 
 def _win_pool(n: int, p_control: float, p_treated: float, seed: int):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -169,13 +169,17 @@ def _rank_batch(data: Data, arm: np.ndarray, opt: AnalysisOptions) -> BatchEstim
 
 
 # ------------------------------------------------------------------ win ratio
+#: direction of each win-ratio comparison (``data`` holds them in the hierarchy's order)
+WIN_DIRECTIONS: dict[str, Literal["higher", "lower"]] = {
+    "death_d28": "higher", "vfd_d28": "higher", "who_d28": "lower"}
+
+
 def _win_scalar(data: Data, arm: np.ndarray, opt: AnalysisOptions) -> dict[str, Any]:
-    res = win_ratio([(data["death"], "higher"), (data["vfd"], "higher"),
-                     (data["who"], "lower")], arm, level=opt.level)
+    res = win_ratio([(values, WIN_DIRECTIONS[name]) for name, values in data.items()], arm,
+                    level=opt.level)
     out = _common(res, "win ratio", arm)
     out.update(wins=res.wins, losses=res.losses, ties=res.ties,
-               decided_by={"death": res.decided_by[0], "ventilator-free days":
-                           res.decided_by[1], "WHO day 28": res.decided_by[2]},
+               decided_by=dict(zip(data, res.decided_by, strict=True)),
                net_benefit=res.net_benefit)
     return out
 

@@ -11,6 +11,7 @@ default ``composite``, ``change`` (ANCOVA) for ``while_alive`` and ``survivors``
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mscsim._errors import InputError
-from mscsim.trial._spec import DEATH_STRATEGIES, TrialSpec, endpoint_names
+from mscsim.trial._spec import DEATH_STRATEGIES, WIN_COMPONENTS, TrialSpec, endpoint_names
 
 BIOMARKER_LABELS = {"il6": ("IL-6", "pg/mL"), "tnf": ("TNF-alpha", "pg/mL"),
                     "il10": ("IL-10", "pg/mL"), "lymphocytes": ("lymphocytes", "1e9/L")}
@@ -82,6 +83,7 @@ class Endpoint:
         label: human-readable definition.
         favours_msc: which side of the null favours MSC (``"below"`` or ``"above"``).
         estimand: what is estimated (:class:`Estimand`).
+        components: the win ratio's comparisons, most important first (empty otherwise).
     """
 
     name: str
@@ -89,6 +91,7 @@ class Endpoint:
     label: str
     favours_msc: str
     estimand: Estimand
+    components: tuple[str, ...] = ()
 
     @property
     def is_change(self) -> bool:
@@ -141,9 +144,10 @@ class Endpoint:
             return {"time": np.where(hit, t, follow_up), "event": hit.astype(float)}
         if self.kind == "win":  # the hierarchy of win_ratio_d28, most important first
             dead28 = died & (death <= 28)
-            return {"death": np.where(dead28, death, np.inf),
-                    "vfd": values["vfd_d28"].to_numpy(float),
-                    "who": values["who_d28"].to_numpy(float)}
+            arrays = {"death_d28": np.where(dead28, death, np.inf),
+                      "vfd_d28": values["vfd_d28"].to_numpy(float),
+                      "who_d28": values["who_d28"].to_numpy(float)}
+            return {c: arrays[c] for c in self.components}
         if self.kind in ("ordinal", "rank"):
             return {"value": values[self.name].to_numpy(float)}
         raise AssertionError(self.kind)
@@ -180,6 +184,29 @@ def _change(name: str, strategy: str) -> Endpoint:
     suffix = ", survivors" if strategy == "survivors" else ", every patient"
     return Endpoint(name, "change", variable + suffix,
                     "above" if _higher_is_better(marker) else "below", estimand)
+
+
+#: each comparison of the win ratio in words: (label, how it decides)
+WIN_WORDS = {"death_d28": ("death by day 28", "the later death wins"),
+             "vfd_d28": ("ventilator-free days to day 28", "more days win"),
+             "who_d28": ("the WHO scale on day 28", "the lower level wins")}
+
+
+def win_endpoint(components: Sequence[str]) -> Endpoint:
+    """``win_ratio_d28`` with its comparisons in the order ``components`` (most important
+    first; names of :data:`WIN_COMPONENTS`)."""
+    order = tuple(components)
+    words = ", then ".join(f"{WIN_WORDS[c][0]} ({WIN_WORDS[c][1]})" for c in order)
+    death = ("composite: the first comparison (the later death wins)" if order[0] == "death_d28"
+             else f"composite: comparison {order.index('death_d28') + 1} of {len(order)} "
+                  "(the later death wins)" if "death_d28" in order
+             else "treatment policy: not a comparison of this hierarchy")
+    ventilation = ("composite: through the ventilator-free days" if "vfd_d28" in order
+                   else "treatment policy")
+    return Endpoint("win_ratio_d28", "win", f"win ratio of the hierarchy: {words}", "above",
+                    _estimand(f"every MSC patient against every control: {words}", death,
+                              "win ratio (MSC wins / control wins)",
+                              ("invasive ventilation", ventilation)), order)
 
 
 def _define(name: str) -> Endpoint:
@@ -230,15 +257,7 @@ def _define(name: str) -> Endpoint:
                                   ("invasive ventilation", "treatment policy: in hospital, "
                                    "not out of it")))
     if name == "win_ratio_d28":
-        return Endpoint(name, "win", "win ratio of the hierarchy: death by day 28 (the later "
-                        "death wins), then ventilator-free days to day 28, then the WHO scale "
-                        "on day 28", "above",
-                        _estimand("every MSC patient against every control: death by day 28, "
-                                  "then ventilator-free days, then WHO on day 28",
-                                  "composite: the first comparison (the later death wins)",
-                                  "win ratio (MSC wins / control wins)",
-                                  ("invasive ventilation", "composite: through the "
-                                   "ventilator-free days")))
+        return win_endpoint(WIN_COMPONENTS)
     match = re.fullmatch(r"(\w+)_change_d(\d+)", name)
     if match and (match.group(1) == "pf" or match.group(1) in BIOMARKER_LABELS):
         return _change(name, DEATH_STRATEGIES[0])
@@ -261,9 +280,13 @@ def get_endpoint(name: str) -> Endpoint:
 
 
 def endpoint_of(spec: TrialSpec, name: str) -> Endpoint:
-    """Endpoint ``name`` as ``spec`` analyses it (its death strategy for a change endpoint).
+    """Endpoint ``name`` as ``spec`` analyses it (its death strategy for a change endpoint,
+    the order of the comparisons for the win ratio).
 
     Raises:
         InputError: unknown name.
     """
+    if name == "win_ratio_d28":
+        get_endpoint(name)  # an unknown name is refused the same way
+        return win_endpoint(spec.endpoints.win_ratio_order)
     return get_endpoint(name).with_death_strategy(spec.death_strategy(name))

@@ -43,6 +43,9 @@ MAX_FOLLOW_UP_DAYS = 90.0
 #: left out: a sensitivity analysis, since it conditions on survival)
 DEATH_STRATEGIES = ("composite", "while_alive", "survivors")
 DeathStrategy = Literal["composite", "while_alive", "survivors"]
+#: the comparisons of the win ratio's hierarchy (``endpoints.win_ratio_order``), default order
+WinComponent = Literal["death_d28", "vfd_d28", "who_d28"]
+WIN_COMPONENTS: tuple[WinComponent, ...] = ("death_d28", "vfd_d28", "who_d28")
 #: largest relative allocation of one arm (a ratio of 1e308 overflowed the ratio sum)
 MAX_RATIO = 1000.0
 
@@ -259,6 +262,18 @@ class Endpoints(_Strict):
                     "'composite' (default: worst rank, deaths below every survivor, the "
                     "earlier worse), 'while_alive' (the last value alive) or 'survivors' "
                     "(deaths left out; a sensitivity analysis); see docs/trials.md")
+    win_ratio_order: list[WinComponent] = Field(
+        default_factory=lambda: list(WIN_COMPONENTS), min_length=1, max_length=3,
+        description="the comparisons of win_ratio_d28, most important first: 'death_d28' "
+                    "(the later death by day 28 wins), 'vfd_d28' (more ventilator-free days "
+                    "wins), 'who_d28' (the lower WHO level on day 28 wins); each at most once")
+
+    @model_validator(mode="after")
+    def _win_order(self) -> Endpoints:
+        if len(set(self.win_ratio_order)) != len(self.win_ratio_order):
+            raise ValueError(f"endpoints.win_ratio_order names a comparison twice: "
+                             f"{', '.join(self.win_ratio_order)}")
+        return self
 
 
 class Analysis(_Strict):
