@@ -92,3 +92,36 @@ def test_an_endpoint_without_interval_says_why():
     assert _endpoint_row("mortality", warned)[-1] == "no events in either arm"
     defined = {**rank, "ci_low": -1.0, "ci_high": 2.0}
     assert _endpoint_row("vfd_d28", defined)[-1] == ""
+
+
+def test_the_report_opens_with_the_answer_in_words():
+    """A power analysis and a single run each open the report with a few sentences that carry
+    the numbers of power.json and summary.json, formatted for a reader."""
+    from mscsim.trial._report import _power_summary, _run_summary
+
+    power = {"replicates": 2000, "sample_size": 10, "primary_endpoint": "mortality_d14",
+             "measure": "risk ratio", "alpha": 0.05, "power": 0.003,
+             "power_favouring_msc": 0.003, "power_mc_se": 0.0012, "type_i_error": 0.003,
+             "effect_median": 1.2857, "effect_q025": 0.1667, "effect_q975": 3.5,
+             "null_effect_median": 1.2857, "pool_valid": False,
+             "pilot_pattern": {"definition": "every MSC patient recovered",
+                               "with_msc_effect": 0.0015, "without_msc_effect": 0.0005,
+                               "survival_only": {"with_msc_effect": 0.087,
+                                                 "without_msc_effect": 0.087}}}
+    text = _power_summary(power)
+    assert text.startswith("In 2,000 simulated trials of this design (10 patients each;")
+    assert "0.30% showed a benefit of MSC at the two-sided 0.05 level" in text
+    assert "median of 1.29 (95% of replicates between 0.167 and 3.5" in text
+    assert "arose in 0.15% of replicates with the model's MSC effect and in 0.05% without" in text
+    assert "survival part alone in 8.7% and 8.7%" in text and "too small" in text
+    summary = {"arms": {"msc": {"n": 111, "deaths": {"14": 50, "30": 64}},
+                        "placebo": {"n": 111, "deaths": {"14": 48, "30": 67}}},
+               "endpoints": {"mortality_d30": {"primary": True, "measure": "risk ratio",
+                                               "estimate": 0.955, "ci_low": 0.767,
+                                               "ci_high": 1.19, "p_value": 0.785}}}
+    text = _run_summary(summary, 0.05)
+    assert text.startswith("One simulated trial of 222 patients (111 msc, 111 placebo).")
+    assert "Deaths by day 30: 64 of 111 msc patients (57.7%), 67 of 111 placebo" in text
+    assert "risk ratio 0.955 (95% CI 0.767 to 1.19), p = 0.785: no difference shown" in text
+    summary["endpoints"]["mortality_d30"]["p_value"] = 0.01
+    assert "a difference at the 0.05 level" in _run_summary(summary, 0.05)

@@ -461,6 +461,71 @@ def _estimand_table(summary: dict[str, Any]) -> str:
                             "summary measure", "main analysis", "sensitivity analysis"]))
 
 
+def _percent(v: Any) -> str:
+    """A share as a percentage, with two decimals below 1% (0.15%, not 0.1%)."""
+    if v is None:
+        return "–"
+    share = 100 * float(v)
+    return f"{share:.2f}%" if 0 < abs(share) < 1 else f"{share:.1f}%"
+
+
+def _power_summary(power: dict[str, Any]) -> str:
+    """What a power analysis found, in a few sentences for a reader."""
+    favouring = power.get("power_favouring_msc", power.get("power"))
+    text = (f"In {power.get('replicates'):,} simulated trials of this design "
+            f"({power.get('sample_size')} patients each; primary endpoint "
+            f"{power.get('primary_endpoint')}, {power.get('measure')}), "
+            f"{_percent(favouring)} showed a benefit of MSC at the two-sided "
+            f"{format_number(power.get('alpha'))} level (Monte Carlo SE "
+            f"{_percent(power.get('power_mc_se'))}). With the MSC effect switched off, "
+            f"{_percent(power.get('type_i_error'))} did (the type I error). Across replicates "
+            f"the estimated effect had a median of {format_number(power.get('effect_median'))}"
+            f" (95% of replicates between {format_number(power.get('effect_q025'))} and "
+            f"{format_number(power.get('effect_q975'))}; without an MSC effect, "
+            f"{format_number(power.get('null_effect_median'))}).")
+    pilot = power.get("pilot_pattern") or {}
+    if pilot.get("with_msc_effect") is not None:
+        with_, without = pilot["with_msc_effect"], pilot["without_msc_effect"]
+        text += (f" The published pattern, {pilot.get('definition')}, arose in "
+                 f"{_percent(with_)} of replicates with the model's MSC effect and in "
+                 f"{_percent(without)} without it")
+        survival = pilot.get("survival_only") or {}
+        if survival.get("with_msc_effect") is not None:
+            text += (f"; its survival part alone in {_percent(survival['with_msc_effect'])} "
+                     f"and {_percent(survival['without_msc_effect'])}")
+        text += "."
+    if not power.get("pool_valid", True):
+        text += (" The eligible pool was too small for independent replicates (see the "
+                 "warning below): these figures are optimistic about precision.")
+    return text
+
+
+def _run_summary(summary: dict[str, Any], alpha: float) -> str:
+    """What one simulated trial found, in a few sentences for a reader."""
+    primary = next((n for n, r in summary["endpoints"].items() if r.get("primary")), None)
+    arms = summary["arms"]
+    sizes = ", ".join(f"{v['n']} {a}" for a, v in arms.items())
+    text = f"One simulated trial of {sum(v['n'] for v in arms.values())} patients ({sizes})."
+    deaths = []
+    for arm, v in arms.items():
+        if v.get("deaths"):
+            day, count = list(v["deaths"].items())[-1]
+            deaths.append(f"{count} of {v['n']} {arm} patients ({_percent(count / v['n'])})")
+    if deaths:
+        text += f" Deaths by day {day}: " + ", ".join(deaths) + "."
+    if primary is not None:
+        r = summary["endpoints"][primary]
+        shown = r["p_value"] is not None and r["p_value"] < alpha
+        interval = ("" if r["ci_low"] is None else
+                    f" (95% CI {format_number(r['ci_low'])} to {format_number(r['ci_high'])})")
+        text += (f" Primary endpoint {primary}: {r['measure']} "
+                 f"{format_number(r['estimate'])}{interval}, p = {format_number(r['p_value'])}"
+                 f": {f'a difference at the {alpha:g} level' if shown else 'no difference shown'}"
+                 ".")
+    return text + (" One trial is one draw: a power analysis says how often the design shows "
+                   "an effect.")
+
+
 def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
     """Write a self-contained HTML report of a trial folder.
 
@@ -479,6 +544,8 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
     title = folder.name
     power = json.loads((folder / POWER_FILE).read_text(encoding="utf-8")) if has_power \
         else None
+    summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8")) if has_run \
+        else None
     warning = pool_warning(power) if power is not None else None
     if warning:
         parts.append(f"<p class='warning'><b>Pool too small for valid replicates:</b> "
@@ -490,11 +557,16 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
         parts.append(f"<p>{html.escape(spec['trial'].get('title', ''))}<br><i>Mirrors: "
                      f"{html.escape(mirrors)}</i></p>")
         parts.append("<h2>Design</h2>" + _design(spec))
+        alpha = float((spec.get("analysis") or {}).get("alpha", 0.05))
     except (OSError, ValueError, KeyError) as err:
         raise InputError(f"cannot read the trial spec: {err}", file=folder / SPEC_FILE) \
             from None
-    if has_run:
-        summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
+    in_short = [_power_summary(power)] if power is not None else []
+    if summary is not None:
+        in_short.append(_run_summary(summary, alpha))
+    parts.insert(0, "<div class='summary'><h2>In short</h2>" + "".join(
+        f"<p>{html.escape(t)}</p>" for t in in_short) + "</div>")
+    if summary is not None:
         patients = read_parquet(folder / PATIENTS_FILE)
         trajectories = read_parquet(folder / TRAJECTORIES_FILE)
         parts.append("<h2>Flow of patients (CONSORT-style)</h2>" + _consort(summary))
@@ -546,7 +618,8 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
              ".box{border:1px solid #333;padding:6px 12px;margin:2px;background:#f7f7f7}"
              ".side{font-size:12px;background:#fff8f0}.arrow{font-size:18px}"
              ".arms{display:flex;gap:40px}.arm{min-width:200px}"
-             ".warning{border:2px solid #b2182b;background:#fdecea;padding:8px 12px}")
+             ".warning{border:2px solid #b2182b;background:#fdecea;padding:8px 12px}"
+             ".summary{border-left:4px solid #2166ac;background:#f0f5fb;padding:4px 14px}")
     body = (f"<!doctype html><html><head><meta charset='utf-8'><title>mscsim trial "
             f"{html.escape(title)}</title><style>{style}</style></head><body>"
             f"<h1>Virtual trial: {html.escape(title)}</h1>" + "".join(parts)
