@@ -114,6 +114,9 @@ def test_the_report_opens_with_the_answer_in_words():
     assert "median of 1.29 (95% of replicates between 0.167 and 3.5" in text
     assert "arose in 0.15% of replicates with the model's MSC effect and in 0.05% without" in text
     assert "survival part alone in 8.7% and 8.7%" in text and "too small" in text
+    never = {**power, "pilot_pattern": {**power["pilot_pattern"], "with_msc_effect": 0.0,
+                                        "without_msc_effect": 0.0}}
+    assert "Leng 2020 pilot" not in _power_summary(never)  # a pattern that never arose
     summary = {"arms": {"msc": {"n": 111, "deaths": {"14": 50, "30": 64}},
                         "placebo": {"n": 111, "deaths": {"14": 48, "30": 67}}},
                "endpoints": {"mortality_d30": {"primary": True, "measure": "risk ratio",

@@ -484,9 +484,9 @@ def _power_summary(power: dict[str, Any]) -> str:
             f"{format_number(power.get('effect_q975'))}; without an MSC effect, "
             f"{format_number(power.get('null_effect_median'))}).")
     pilot = power.get("pilot_pattern") or {}
-    if pilot.get("with_msc_effect") is not None:
+    if pilot.get("with_msc_effect") or pilot.get("without_msc_effect"):
         with_, without = pilot["with_msc_effect"], pilot["without_msc_effect"]
-        text += (f" The published pattern, {pilot.get('definition')}, arose in "
+        text += (f" The pattern the Leng 2020 pilot reported, {pilot.get('definition')}, arose in "
                  f"{_percent(with_)} of replicates with the model's MSC effect and in "
                  f"{_percent(without)} without it")
         survival = pilot.get("survival_only") or {}
