@@ -292,3 +292,23 @@ def test_type_one_interferon_alone_makes_a_patient_symptomatic() -> None:
     assert mask.any() and not mask[t >= 6].any() and not mask[t < crossing].any()
     path = care_pathway({k: v[None, :] for k, v in series.items()}, t, np.array([1.0]), rules)
     assert (path.who[0][mask] == 2).all() and (path.who[0][~mask] < 2).all()
+
+
+def test_solver_log_does_not_flood_the_terminal() -> None:
+    """1,000 infections (seed 5) include a few whose CVODE run reports 't + h = t' or a failed
+    error test through SUNDIALS' own logger; that log is off by default (the patient's status
+    carries the failure) and comes back when the user asks for it."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from mscsim.population import generate_population\n"
+            "generate_population(1000, 5, engine='serial')\n")
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           timeout=300)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "[WARNING]" not in quiet.stderr + quiet.stdout
+    env = {**os.environ, "SUNLOGGER_WARNING_FILENAME": "stderr"}
+    loud = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert "[WARNING]" in loud.stderr + loud.stdout  # the case the default silences

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
-import numpy as np
-import roadrunner
+# SUNDIALS' own logger (CVODE's "t + h = t" warnings and error-test failures) writes to the
+# terminal past roadrunner's logger; a failure still comes back as the patient's status, so
+# the log only repeats it, dozens of lines in a population run. Set before roadrunner makes
+# its first SUNDIALS context; a user who wants the log sets the variables to "stderr".
+for _stream in ("SUNLOGGER_WARNING_FILENAME", "SUNLOGGER_ERROR_FILENAME"):
+    os.environ.setdefault(_stream, os.devnull)
 
-from mscsim.model import Model
-from mscsim.simulate._backends import Backend, register_backend
-from mscsim.simulate._options import SolverOptions
+import numpy as np  # noqa: E402
+import roadrunner  # noqa: E402
+
+from mscsim.model import Model  # noqa: E402
+from mscsim.simulate._backends import Backend, register_backend  # noqa: E402
+from mscsim.simulate._options import SolverOptions  # noqa: E402
 
 # solver failures come back as exceptions (one line from the CLI); its log would repeat them
 roadrunner.Logger.setLevel(roadrunner.Logger.LOG_FATAL)
