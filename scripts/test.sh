@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs on a fresh Debian machine, then run the whole suite.
 #   R with metafor, survival and MASS: the reference implementations some tests re-run live.
+#   Chromium (Debian's chromium): renders the HTML reports in the browser tests.
 #   gfortran, cmake and g++: numbalsoda (the compiled back end's LSODA, extra mscsim[fast])
 #     ships no wheel and is built from source.
 #   mscsim itself with its dev extra (numbalsoda, dask, pytest, hypothesis, lifelines,
@@ -29,6 +30,17 @@ if ! have_r_packages; then
             r-base-core r-cran-metafor r-cran-survival r-cran-mass r-cran-jsonlite >/dev/null
     else
         echo "== R packages unavailable and cannot be installed: live-R tests will skip" >&2
+    fi
+fi
+
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+    if can_apt; then
+        echo "== installing headless Chromium for the browser tests of the reports (apt)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    else
+        echo "== chromium unavailable and cannot be installed: browser tests will skip" >&2
     fi
 fi
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -406,9 +407,15 @@ _NO_INTERVAL = {"rank": "the rank-sum analysis reports the Hodges-Lehmann shift 
                         "interval (docs/trial_statistics.md); the p-value is the test's"}
 
 
+def _for_reader(note: str) -> str:
+    """An analysis warning in a reader's words: the API's "(NaN)" says what the returned
+    value is, which a report reader does not need."""
+    return re.sub(r"\bNaN\b", "undefined", re.sub(r"\s*\(NaN\)", "", note))
+
+
 def _endpoint_row(label: str, r: dict[str, Any]) -> list[str]:
     undefined = r["estimate"] is None or r["ci_low"] is None
-    note = "; ".join(r.get("warnings") or []) if undefined else ""
+    note = _for_reader("; ".join(r.get("warnings") or [])) if undefined else ""
     if undefined and not note:
         note = _NO_INTERVAL.get(str(r.get("kind")), "the analysis gave no interval")
     return [label, r["measure"], format_number(r["estimate"]),
