@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from mscsim.trial._simulate import POINTS_PER_DAY, SUSTAINED_IMPROVEMENT_DAYS, sustained_from
 
@@ -42,6 +43,12 @@ def test_first_events_make_improvement_and_death_compete():
     assert table.loc[("msc", "improved"), "day 7"] == 0.5
     assert table.loc[("msc", "died before improving"), "day 28"] == 0.25
     assert table.loc[("placebo", "died before improving"), "day 7"] == 0.0
+    # 2 of 4 improved by day 7, nobody censored: standard error sqrt(0.5 * 0.5 / 4) = 0.25,
+    # log interval 0.5 exp(-+1.96 * 0.25 / 0.5), the upper limit capped at 1; none at 0
+    low = table.loc[("msc", "improved"), "day 7 low"]
+    assert low == pytest.approx(0.5 * np.exp(-1.959963984540054 * 0.5), rel=1e-12)
+    assert table.loc[("msc", "improved"), "day 7 high"] == 1.0
+    assert np.isnan(table.loc[("placebo", "died before improving"), "day 7 low"])
 
 
 

@@ -247,7 +247,12 @@ def test_aalen_johansen_against_R(dataset: str, arm_name: str, arm: int) -> None
     assert_close(res.table.time, ref["time"], "time", 1e-12)
     assert_close(res.table.n_risk, ref["n_risk"], "n_risk", 1e-12)
     for py, r in [("cif_1", "cif_improve"), ("cif_2", "cif_death"),
-                  ("event_free", "event_free")]:
+                  ("event_free", "event_free"), ("se_1", "se_improve"), ("se_2", "se_death"),
+                  ("se_event_free", "se_event_free")]:
+        assert_close(res.table[py], ref[r], f"{dataset} {arm_name} {py}", 1e-12)
+    assert ref["conf_type"] == "log"
+    for py, r in [("ci_low_1", "ci_low_improve"), ("ci_high_1", "ci_high_improve"),
+                  ("ci_low_2", "ci_low_death"), ("ci_high_2", "ci_high_death")]:
         assert_close(res.table[py], ref[r], f"{dataset} {arm_name} {py}", 1e-12)
     assert_close(res.at(ref["time"], 2), ref["cif_death"], "at()", 1e-12)
 

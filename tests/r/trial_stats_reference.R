@@ -223,7 +223,12 @@ aj_out <- function(d) {
   fit <- survfit(Surv(time, event) ~ 1, data = d)
   list(time = num(fit$time), n_risk = num(fit$n.risk[, 1]),
        cif_improve = num(fit$pstate[, 2]), cif_death = num(fit$pstate[, 3]),
-       event_free = num(fit$pstate[, 1]))
+       event_free = num(fit$pstate[, 1]),
+       # infinitesimal-jackknife standard errors and the default ("log") 95% limits
+       se_improve = num(fit$std.err[, 2]), se_death = num(fit$std.err[, 3]),
+       se_event_free = num(fit$std.err[, 1]), conf_type = fit$conf.type,
+       ci_low_improve = num(fit$lower[, 2]), ci_high_improve = num(fit$upper[, 2]),
+       ci_low_death = num(fit$lower[, 3]), ci_high_death = num(fit$upper[, 3]))
 }
 competing_aj <- list()
 for (name in c("competing", "competing_censored")) {

@@ -70,16 +70,28 @@ def first_events(group: pd.DataFrame, follow_up: float) -> tuple[np.ndarray, np.
 
 def incidence_table(patients: pd.DataFrame, follow_up: float) -> pd.DataFrame:
     """Aalen-Johansen cumulative incidence of improvement and of death (before improving)
-    per arm at days 7, 14 and 28 within follow-up."""
+    per arm at days 7, 14 and 28 within follow-up, each with its 95% limits (columns
+    ``day D``, ``day D low``, ``day D high``; limits NaN where the incidence is 0)."""
     days = [d for d in (7, 14, 28) if d <= follow_up]
     rows = []
     for arm, group in patients.groupby("arm", sort=False):
         res = cumulative_incidence(*first_events(group, follow_up))
         for cause, label in ((1, "improved"), (2, "died before improving")):
-            values = res.at(days, cause) if cause in res.causes else np.zeros(len(days))
-            rows.append({"arm": arm, "event": label,
-                         **{f"day {d}": float(v) for d, v in zip(days, values, strict=True)}})
+            row: dict[str, Any] = {"arm": arm, "event": label}
+            for column, suffix in (("cif", ""), ("ci_low", " low"), ("ci_high", " high")):
+                values = res.at(days, cause, column) if cause in res.causes else \
+                    np.full(len(days), 0.0 if column == "cif" else np.nan)
+                row.update({f"day {d}{suffix}": float(v)
+                            for d, v in zip(days, values, strict=True)})
+            rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _share_with_limits(value: float, low: float, high: float) -> str:
+    """``12.5% (4.1-32.0%)``; no limits where the incidence is 0."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{value:.1%}"
+    return f"{value:.1%} ({100 * low:.1f}-{100 * high:.1f}%)"
 
 
 def who_table(patients: pd.DataFrame, day: int) -> pd.DataFrame:
@@ -584,12 +596,15 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
         parts.append(_estimand_table(summary))
         if "improve_time" in patients.columns:
             cif = incidence_table(patients, float(summary["follow_up_days"]))
-            rows = [[r["arm"], r["event"], *(f"{r[c]:.1%}" for c in cif.columns[2:])]
+            days = [c for c in cif.columns[2:] if not c.endswith((" low", " high"))]
+            rows = [[r["arm"], r["event"], *(_share_with_limits(r[d], r[f"{d} low"],
+                                                               r[f"{d} high"]) for d in days)]
                     for r in cif.to_dict("records")]
             parts.append("<h2>Cumulative incidence (Aalen-Johansen)</h2><p>First event: a "
                          "sustained improvement (held 2 days or to the end of follow-up), or "
                          "death before improving, a competing event (not censored).</p>"
-                         + html_table(rows, ["arm", "event", *cif.columns[2:]]))
+                         + html_table(rows, ["arm", "event", *(f"{d} (95% CI)"
+                                                               for d in days)]))
         for name, data in _trial_figures(summary, patients, trajectories):
             parts.append(f"<h2>{html.escape(name)}</h2><img src='data:image/png;base64,"
                          f"{data}'>")

@@ -688,39 +688,58 @@ class CumulativeIncidenceResult(ResultMixin):
 
     Attributes:
         table: one row per distinct event or censoring time: ``time``, ``n_risk``, then per
-            cause ``events_<cause>`` and ``cif_<cause>`` (the probability of having had that
-            event by ``time``), and ``event_free`` (no event of any cause yet).
+            cause ``events_<cause>``, ``cif_<cause>`` (the probability of having had that
+            event by ``time``), its standard error ``se_<cause>`` (infinitesimal jackknife,
+            as survfit's ``std.err``) and ``ci_low_<cause>``, ``ci_high_<cause>`` (survfit's
+            default "log" interval, capped at 1; NaN where the incidence is 0), then
+            ``event_free`` (no event of any cause yet) and ``se_event_free``.
         causes: the cause codes, in the order of the columns.
+        level: confidence level of the intervals.
     """
 
     table: pd.DataFrame
     causes: tuple[int, ...]
     method: str
     warnings: tuple[str, ...]
+    level: float = 0.95
 
-    def at(self, times: ArrayLike, cause: int) -> FloatArray:
-        """The cumulative incidence of ``cause`` at ``times`` (0 before the first event)."""
+    def at(self, times: ArrayLike, cause: int, column: str = "cif") -> FloatArray:
+        """Column ``column`` (``cif``, ``se``, ``ci_low``, ``ci_high``) of ``cause`` at
+        ``times``, a step function: before the first time the incidence and its standard
+        error are 0 and the limits NaN."""
         t = np.asarray(times, dtype=float)
         grid = self.table.time.to_numpy(float)
-        cif = self.table[f"cif_{cause}"].to_numpy(float)
+        values = self.table[f"{column}_{cause}"].to_numpy(float)
         idx = np.searchsorted(grid, t, side="right") - 1
-        return np.where(idx >= 0, cif[np.maximum(idx, 0)], 0.0)
+        before = 0.0 if column in ("cif", "se") else np.nan
+        return np.where(idx >= 0, values[np.maximum(idx, 0)], before)
 
 
-def cumulative_incidence(time: ArrayLike, status: ArrayLike) -> CumulativeIncidenceResult:
-    """Aalen-Johansen estimator of the cumulative incidence of each competing event.
+def cumulative_incidence(time: ArrayLike, status: ArrayLike, *,
+                         level: float = 0.95) -> CumulativeIncidenceResult:
+    """Aalen-Johansen estimator of the cumulative incidence of each competing event, with
+    infinitesimal-jackknife standard errors and log-scale intervals (R ``survfit`` with a
+    factor status: ``pstate``, ``std.err``, ``lower``, ``upper``).
+
+    The standard error is the root of the summed squared influences of the patients: each
+    patient's derivative of the estimate with respect to its case weight, through the
+    event-free survival ``S(s-)`` and the cause-specific hazard ``d_c(s)/n(s)`` at every
+    time ``s`` up to ``t`` (the variance survfit reports for unweighted, unclustered data).
 
     Arguments:
         time: time of the first event or of censoring (>= 0).
         status: 0 = censored, 1, 2, ... = the cause of the event.
+        level: confidence level of the intervals.
 
     Returns:
         A :class:`CumulativeIncidenceResult`; with no censoring before the end of follow-up
         the incidence of each cause is the share of patients who had it.
 
     Raises:
-        InputError: NaN or negative times, status not a non-negative integer, lengths differ.
+        InputError: NaN or negative times, status not a non-negative integer, lengths differ,
+            a level outside (0, 1).
     """
+    level = check_level(level)
     t = as_float(time, "time")
     s = as_float(status, "status")
     if t.shape != s.shape:
@@ -731,20 +750,45 @@ def cumulative_incidence(time: ArrayLike, status: ArrayLike) -> CumulativeIncide
         raise InputError("must be 0 (censored) or a cause 1, 2, ...", field="status")
     causes = tuple(int(c) for c in np.unique(s[s > 0]))
     grid = np.unique(t)
-    n_risk = np.array([(t >= g).sum() for g in grid], dtype=float)
-    events = {c: np.array([((t == g) & (s == c)).sum() for g in grid], dtype=float)
-              for c in causes}
+    at_risk = (t[:, None] >= grid[None, :]).astype(float)         # patients x times
+    ends = t[:, None] == grid[None, :]
+    n_risk = at_risk.sum(axis=0)
+    own = {c: (ends & (s[:, None] == c)).astype(float) for c in causes}
+    events = {c: own[c].sum(axis=0) for c in causes}
     total = sum(events.values(), np.zeros(grid.size))
+    own_any = sum(own.values(), np.zeros_like(at_risk))
+    z = z_quantile(level)
     with np.errstate(invalid="ignore", divide="ignore"):
-        hazard = np.where(n_risk > 0, total / n_risk, 0.0)
+        risk = np.where(n_risk > 0, n_risk, np.inf)
+        hazard = total / risk
         event_free = np.cumprod(1.0 - hazard)
         before = np.concatenate([[1.0], event_free[:-1]])
+        # influence of each patient's weight on the all-cause hazard, then on S(s) by the
+        # product rule S(s) = S(s-) (1 - hazard(s)), one time after the other (exact also
+        # where the hazard is 1)
+        d_hazard = own_any / risk - at_risk * total / risk**2
+        d_before = np.zeros_like(at_risk)
+        d_free = np.zeros_like(at_risk)
+        for j in range(grid.size):
+            d_before[:, j] = d_free[:, j - 1] if j else 0.0
+            d_free[:, j] = d_before[:, j] * (1.0 - hazard[j]) - before[j] * d_hazard[:, j]
         columns: dict[str, FloatArray] = {"time": grid, "n_risk": n_risk}
         for c in causes:
+            cause_hazard = events[c] / risk
+            cif = np.cumsum(before * cause_hazard)
+            d_cif = np.cumsum(d_before * cause_hazard[None, :] + before[None, :] * (
+                own[c] / risk - at_risk * events[c] / risk**2), axis=1)
+            se = np.sqrt((d_cif**2).sum(axis=0))
+            spread = np.exp(z * se / cif)
             columns[f"events_{c}"] = events[c]
-            columns[f"cif_{c}"] = np.cumsum(before * np.where(n_risk > 0,
-                                                              events[c] / n_risk, 0.0))
+            columns[f"cif_{c}"] = cif
+            columns[f"se_{c}"] = se
+            columns[f"ci_low_{c}"] = np.where(cif > 0, cif / spread, np.nan)
+            columns[f"ci_high_{c}"] = np.where(cif > 0, np.minimum(cif * spread, 1.0), np.nan)
     columns["event_free"] = np.asarray(event_free, dtype=np.float64)
+    columns["se_event_free"] = np.sqrt((d_free**2).sum(axis=0))
     notes = () if causes else emit(["cumulative incidence: no events"])
     return CumulativeIncidenceResult(pd.DataFrame(columns), causes,
-                                     "Aalen-Johansen (R survfit, multi-state)", notes)
+                                     "Aalen-Johansen (R survfit, multi-state); infinitesimal-"
+                                     "jackknife standard errors, log-scale intervals", notes,
+                                     level)
