@@ -6,12 +6,26 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 from typing import Any
 
 import matplotlib
+import numpy as np
+import pandas as pd
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+#: table style shared by the reports: borders, small type, and cells that wrap between words
+#: (headers too: see column_label), so that a table of many columns fits the page
+TABLE_CSS = ("table{border-collapse:collapse;margin:0.5em 0;max-width:100%}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;font-size:12px;text-align:left;"
+             "vertical-align:top;overflow-wrap:break-word}")
+
+
+def column_label(name: str) -> str:
+    """A table column name for a reader: ``pred_rr_median`` as ``pred rr median``."""
+    return name.replace("_", " ")
 
 
 def html_table(rows: list[list[Any]], header: list[str] | None) -> str:
@@ -24,11 +38,17 @@ def html_table(rows: list[list[Any]], header: list[str] | None) -> str:
 
 
 def format_number(v: Any) -> str:
-    """A value for a reader: three significant figures, an en dash for a missing one."""
-    if v is None:
+    """A value for a reader: three significant figures (``2 × 10^6`` from 10,000 up), yes or
+    no for a flag, an en dash for a missing value (None, NaN or pandas' NA)."""
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
         return "–"
+    if isinstance(v, bool | np.bool_):
+        return "yes" if v else "no"
     if isinstance(v, float):
-        return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.3e}"
+        if abs(v) < 1e4 or math.isinf(v):
+            return f"{v:.3g}"
+        exponent = int(math.floor(math.log10(abs(v))))
+        return f"{v / 10**exponent:.3g} × 10^{exponent}"
     return str(v)
 
 

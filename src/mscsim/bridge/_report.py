@@ -18,7 +18,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FormatStrFormatter  # noqa: E402
 
-from mscsim._html import format_number, html_table, png_base64  # noqa: E402
+from mscsim._html import (  # noqa: E402
+    TABLE_CSS,
+    column_label,
+    format_number,
+    html_table,
+    png_base64,
+)
 from mscsim._io import write_text_atomic  # noqa: E402
 from mscsim.bridge._calibrate import GRID_PARAMETERS, reproduction_text  # noqa: E402
 from mscsim.bridge._predict import (  # noqa: E402
@@ -165,12 +171,20 @@ def bridge_report(folder: str | Path, path: str | Path | None = None, *,
                           if cal.get("likelihood") == "relative" else "."))
     parts.append("<h2>Can the model reproduce the evidence?</h2><ul>"
                  + "".join(f"<li>{html.escape(t)}</li>" for t in honesty) + "</ul>")
-    rep = result.replicas
-    cols = ["study_id", "pub_date", "role", "replicable", "reason", "n1", "n2",
-            "timepoint_days", "dose_cells_per_kg", "dose_cells", "doses", "interval_days",
-            "ards", "ventilated", "eligible_pool", "simulated_patients", "assumptions"]
-    parts.append("<h2>Replicas</h2>" + html_table(_rows(rep, [c for c in cols if c in rep]),
-                                              [c for c in cols if c in rep]))
+    rep = result.replicas.copy()
+    if {"dose_cells_per_kg", "dose_cells"} <= set(rep.columns):
+        # one dose column: per kilogram where the study dosed by weight, else cells
+        per_kg, cells = rep.dose_cells_per_kg.astype(float), rep.dose_cells.astype(float)
+        rep["dose"] = [f"{format_number(k)} /kg" if k == k else
+                       f"{format_number(c)} cells" if c == c else "–"
+                       for k, c in zip(per_kg, cells, strict=True)]
+    # role "none" with its reason says what "replicable" would; the dose is one column
+    cols = ["study_id", "pub_date", "role", "reason", "n1", "n2", "timepoint_days", "dose",
+            "doses", "interval_days", "ards", "ventilated", "eligible_pool",
+            "simulated_patients", "assumptions"]
+    shown = [c for c in cols if c in rep]
+    parts.append("<h2>Replicas</h2>" + html_table(_rows(rep, shown),
+                                                  [column_label(c) for c in shown]))
     mle = cal["mle"]
     prof_rows = [[k, format_number(p["estimate"]),
                   f"{format_number(p['ci_low'])} - {format_number(p['ci_high'])}",
@@ -187,18 +201,20 @@ def bridge_report(folder: str | Path, path: str | Path | None = None, *,
     fit_cols = ["study_id", "arm", "deaths", "n", "observed", "fitted", "expected_deaths_lo",
                 "expected_deaths_hi", "within_95"]
     parts.append("<h3>Observed versus fitted arm mortality (calibration studies)</h3>"
-                 + _img(fit_figure(result.fit)) + html_table(_rows(result.fit, fit_cols), fit_cols))
+                 + _img(fit_figure(result.fit))
+                 + html_table(_rows(result.fit, fit_cols), [column_label(c) for c in fit_cols]))
     eff = calibration_effects(result)
     ec = list(eff.columns)
     parts.append("<h3>Relative effect in the calibration studies (blind to baseline "
-                 "mortality)</h3>" + html_table(_rows(eff, ec), ec))
+                 "mortality)</h3>" + html_table(_rows(eff, ec), [column_label(c) for c in ec]))
     parts.append("<h2>Prediction of the later studies</h2>")
     if len(pred.studies):
         pc = ["study_id", "observed_rr", "pred_rr_median", "pred_lo", "pred_hi", "covered",
               "observed_mortality_control", "pred_mortality_control_lo",
               "pred_mortality_control_hi", "observed_mortality_treated",
               "pred_mortality_treated_lo", "pred_mortality_treated_hi"]
-        parts.append(_img(forest_figure(pred)) + html_table(_rows(pred.studies, pc), pc))
+        parts.append(_img(forest_figure(pred))
+                     + html_table(_rows(pred.studies, pc), [column_label(c) for c in pc]))
         p = pred.pooled
         parts.append(f"<p>Pooled RR ({html.escape(str(p['method']))}): observed "
                      f"{format_number(p.get('observed_rr'))}, predicted "
@@ -214,8 +230,7 @@ def bridge_report(folder: str | Path, path: str | Path | None = None, *,
                      f"{html.escape(ranking_text(result.sensitivity))}.</p>"
                      + _img(sensitivity_figure(result.sensitivity)))
     style = ("body{font-family:sans-serif;max-width:1250px;margin:2em auto}"
-             "img{max-width:100%}table{border-collapse:collapse;margin:0.5em 0}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;font-size:12px;text-align:left}")
+             "img{max-width:100%}" + TABLE_CSS)
     body = ("<!doctype html><html><head><meta charset='utf-8'><title>mscsim bridge</title>"
             f"<style>{style}</style></head><body><h1>Bridge: model versus published "
             "trials</h1>" + "".join(parts)

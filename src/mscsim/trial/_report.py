@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from mscsim._errors import InputError  # noqa: E402
-from mscsim._html import format_number, html_table, png_base64  # noqa: E402
+from mscsim._html import TABLE_CSS, format_number, html_table, png_base64  # noqa: E402
 from mscsim._io import read_parquet, write_text_atomic  # noqa: E402
 from mscsim.trial._power import POOL_RATIO_VALID, pool_warning  # noqa: E402
 from mscsim.trial._run import (  # noqa: E402
@@ -634,8 +634,7 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
             parts.append("<h2>Power curve</h2>" + _curve_table(power)
                          + f"<img src='data:image/png;base64,{_curve_figure(power)}'>")
     style = ("body{font-family:sans-serif;max-width:1250px;margin:2em auto}"
-             "img{max-width:100%}table{border-collapse:collapse;margin:0.5em 0}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}"
+             "img{max-width:100%}" + TABLE_CSS +
              ".consort{display:flex;flex-direction:column;align-items:center}"
              ".box{border:1px solid #333;padding:6px 12px;margin:2px;background:#f7f7f7}"
              ".side{font-size:12px;background:#fff8f0}.arrow{font-size:18px}"
