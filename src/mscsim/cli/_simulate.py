@@ -37,6 +37,10 @@ def _parse_number(text: str, option: str) -> float:
         raise InputError(f"'{text}' is not a number", field=option) from None
 
 
+#: the least resolution a course plot is drawn at (output points per day)
+PLOT_POINTS_PER_DAY = 4
+
+
 def _regimen(doses: list[str], dose_days: list[str]) -> Regimen:
     if len(doses) != len(dose_days):
         raise InputError(f"{len(doses)} --dose but {len(dose_days)} --dose-day; give one "
@@ -75,9 +79,20 @@ def simulate(
     with atomic_path(output) as tmp:
         result.table.to_csv(tmp, index=False, float_format="%.10g")
     if plot is not None:
+        from mscsim._html import format_number
         from mscsim.report import plot_course
 
-        plot_course({"simulated": result}, plot, title=patient or "default parameters")
+        # the plot is drawn at 4 points a day at least, whatever the CSV's resolution: the
+        # care pathway's steps and the hours after an infusion are lost on a daily grid
+        drawn = result if points_per_day >= PLOT_POINTS_PER_DAY else run_simulation(
+            model, patient=patient, parameters=_parse_assignments(set_), regimen=regimen,
+            times=output_times(days, PLOT_POINTS_PER_DAY), backend=backend)
+        who = patient or "default parameters"
+        doses = "; ".join(f"{format_number(d.cells_per_kg)} MSC/kg on day {d.day:g}"
+                          for d in regimen.doses)
+        plot_course({"MSC" if doses else "untreated": drawn}, plot,
+                    title=f"{who}: {doses}" if doses else f"{who}, untreated",
+                    dose_days=tuple(d.day for d in regimen.doses))
     typer.echo(f"wrote {output}" + (f" and {plot}" if plot else ""), err=True)
 
 

@@ -63,8 +63,9 @@ def plot_course(results: Mapping[str, SimulationResult], path: str | Path, *,
                 y = np.where(y >= 1.0, y, np.nan)  # log axis: below one cell is none
             style = {"drawstyle": "steps-post"} if _integer(name) else {}
             ax.plot(t, y, color=colour, lw=1.8, label=run_label, **style)
-        for day in dose_days:
-            ax.axvline(day, color="#1b7837", ls=":", lw=1)
+        for k, day in enumerate(dose_days):
+            ax.axvline(day, color="#1b7837", ls=":", lw=1,
+                       label="MSC infusion" if k == 0 else None)
         if name == "pf_ratio_mmhg":
             ax.axhline(300, color="grey", ls="--", lw=0.8)
             ax.text(0.5, 305, "P/F 300", fontsize=7, color="grey")
