@@ -188,15 +188,34 @@ def _trial_figures(summary: dict[str, Any], patients: pd.DataFrame,
         figures.append(("Cumulative incidence of improvement and death (Aalen-Johansen)",
                         png_base64(fig)))
     table = trajectory_table(trajectories)
-    fig, axes = plt.subplots(1, len(MARKERS), figsize=(15, 3.4))
+    arm_names = list(dict.fromkeys(table.arm.astype(str)))
+    fig, axes = plt.subplots(1, len(MARKERS), figsize=(15, 3.9 + 0.25 * len(arm_names)))
     for ax, (marker, label) in zip(axes, MARKERS.items(), strict=True):
-        for arm, t in table[table.marker == marker].groupby("arm", sort=False):
+        rows = table[table.marker == marker]
+        for arm, t in rows.groupby("arm", sort=False):
             c = _colour(arms, str(arm))
             ax.plot(t.day, t["median"], color=c, label=str(arm))
             ax.fill_between(t.day, t.q25, t.q75, color=c, alpha=0.15)
+            first = t[t.day == t.day.min()]
+            ax.plot(first.day, first["median"], "o", color=c, ms=4)  # the value at baseline
         ax.set(title=label, xlabel="days after randomisation")
+        # patients alive and measured under the axis, at every 7th day: the median of few
+        # survivors is not the arm's (who died drops out of the curve)
+        days = [d for d in sorted(rows.day.unique()) if d % 7 == 0]
+        for k, arm in enumerate(arm_names):
+            counts = rows[rows.arm.astype(str) == arm].set_index("day")["n"]
+            for d in days:
+                if d in counts.index:
+                    ax.annotate(f"{int(counts[d])}", (d, 0), xycoords=("data", "axes fraction"),
+                                xytext=(0, -48 - 10 * k), textcoords="offset points",
+                                ha="center", fontsize=7, color=_colour(arms, arm))
+    axes[0].annotate("alive: " + ", ".join(arm_names), (0, 0), xycoords="axes fraction",
+                     xytext=(-30, -48 - 10 * len(arm_names)), textcoords="offset points",
+                     fontsize=7, color="#555555")
     axes[0].legend(frameon=False, fontsize=8)
-    fig.suptitle("Biomarkers by arm: median and interquartile range of survivors", fontsize=10)
+    fig.suptitle("Biomarkers by arm among patients alive on each day (while-alive): median, "
+                 "interquartile range, the baseline value as a dot; numbers alive below",
+                 fontsize=10)
     fig.tight_layout()
     figures.append(("Biomarker trajectories by arm", png_base64(fig)))
     return figures
