@@ -1,6 +1,8 @@
-"""Virtual clinical trials. This part: the statistics that trial endpoints are analysed with.
+"""Virtual clinical trials: the statistics that trial endpoints are analysed with, and the
+trial runner built on them.
 
-Independent of the model and of the trial runner; every function takes plain arrays.
+The statistics (``mscsim.trial._stats``) are independent of the model and of the runner:
+every function takes plain arrays.
 Arms are coded 1 = treated (MSC), 0 = control; contrasts are treated versus control.
 Batch functions (``*_batch``) analyse many replicate trials at once and are the code path
 of their scalar counterparts. Degenerate data give a defined result and a
