@@ -1,13 +1,26 @@
-"""Writing fitted values into the model's parameter table (the calibration scripts' --write)."""
+"""What the calibration scripts that fit model parameters share: their command line (cohort
+size, seed, workers, ``--write``) and writing the fitted values into the parameter table."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "src" / "mscsim" / "model" / "models" / "covid_msc.parameters.csv"
+
+
+def parameter_fit_arguments(description: str | None, seed: int) -> argparse.ArgumentParser:
+    """The command line of a parameter fit: ``--n`` infections (20,000), ``--seed``,
+    ``--workers`` and ``--write`` (update the parameter table)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--n", type=int, default=20000)
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--write", action="store_true", help="update the parameter table")
+    return parser
 
 
 def write_values(values: dict[str, tuple[float, str]]) -> None:

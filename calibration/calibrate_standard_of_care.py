@@ -24,11 +24,10 @@ puts the fitted values into the parameter table.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import numpy as np
-from _parameter_table import write_values
+from _parameter_table import parameter_fit_arguments, write_values
 from scipy.optimize import brentq
 
 from mscsim.model import PATHWAY_INPUTS, PathwayRules, hazard_under_support, load_model
@@ -76,12 +75,7 @@ def mortality_28(params: list[dict[str, float]], overrides: dict[str, float],
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=20000)
-    parser.add_argument("--seed", type=int, default=20200616)
-    parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--write", action="store_true", help="update the parameter table")
-    args = parser.parse_args(argv)
+    args = parameter_fit_arguments(__doc__, seed=20200616).parse_args(argv)
     params = randomised_cohort(args.n, args.seed, args.workers)
     print(f"virtual RECOVERY: {len(params)} hospitalised patients needing oxygen "
           f"(of {args.n} infections)", flush=True)

@@ -18,11 +18,10 @@ value into the parameter table.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import numpy as np
-from _parameter_table import write_values
+from _parameter_table import parameter_fit_arguments, write_values
 
 from mscsim.model import load_model
 from mscsim.population import GenerationOptions, generate_population, symptom_threshold_for_share
@@ -30,12 +29,7 @@ from mscsim.population._targets import SYMPTOMATIC
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=20000)
-    parser.add_argument("--seed", type=int, default=20200301)
-    parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--write", action="store_true", help="update the parameter table")
-    args = parser.parse_args(argv)
+    args = parameter_fit_arguments(__doc__, seed=20200301).parse_args(argv)
     defaults = load_model().parameter_defaults
     ok = generate_population(args.n, args.seed, options=GenerationOptions(days=60),
                              workers=args.workers).ok

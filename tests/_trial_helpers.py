@@ -79,6 +79,19 @@ def population_folder(folder: Path, n: int = 48) -> Path:
     return write_population(severe_population(n), folder, overwrite=True)
 
 
+def tiny_spec_file(root: Path, **trial: str) -> Path:
+    """A spec file of 8 patients (``root/tiny.toml``) screening a small population folder
+    (``root/pop``); ``trial`` adds to its trial section (name tiny)."""
+    population_folder(root / "pop")
+    data = copy.deepcopy(BASE_SPEC)
+    data["population"] = {"source": "folder", "path": "pop"}
+    data["sample_size"] = 8
+    data["trial"] = {"name": "tiny", "mirrors": "nothing: a test design", **trial}
+    path = root / "tiny.toml"
+    path.write_text(toml_text(data), encoding="utf-8")
+    return path
+
+
 def toml_text(data: dict[str, Any]) -> str:
     """A small TOML writer for the spec dictionaries used in tests."""
     def value(v: Any) -> str:

@@ -9,7 +9,6 @@ no "nan", "None" or raw Python dictionary in the text. A screenshot of each page
 
 from __future__ import annotations
 
-import copy
 import html
 import json
 import os
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 
 from mscsim.cli import main
-from tests._trial_helpers import BASE_SPEC, population_folder, toml_text
+from tests._trial_helpers import tiny_spec_file
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed "
@@ -78,14 +77,7 @@ def _assert_readable(check: dict[str, Any], what: str) -> None:
 def trial_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small trial run with its power analysis, and its report."""
     root = tmp_path_factory.mktemp("browser")
-    population_folder(root / "pop")
-    data = copy.deepcopy(BASE_SPEC)
-    data["population"] = {"source": "folder", "path": "pop"}
-    data["sample_size"] = 8
-    data["trial"] = {"name": "tiny", "title": "A test design of 8 patients",
-                     "mirrors": "nothing: a test design"}
-    spec = root / "tiny.toml"
-    spec.write_text(toml_text(data), encoding="utf-8")
+    spec = tiny_spec_file(root, title="A test design of 8 patients")
     out = root / "tiny"
     main(["trial", "run", str(spec), "-o", str(out), "--engine", "serial", "--quiet"])
     main(["trial", "power", str(spec), "--replicates", "50", "-o", str(out), "--engine",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 import sys
@@ -12,20 +11,12 @@ import pytest
 
 from mscsim._io import read_parquet
 from mscsim.cli import main
-from tests._trial_helpers import BASE_SPEC, population_folder, toml_text
+from tests._trial_helpers import tiny_spec_file, toml_text
 
 
 @pytest.fixture(scope="module")
 def spec_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("trial")
-    population_folder(root / "pop")
-    data = copy.deepcopy(BASE_SPEC)
-    data["population"] = {"source": "folder", "path": "pop"}
-    data["sample_size"] = 8
-    data["trial"] = {"name": "tiny", "mirrors": "nothing: a test design"}
-    path = root / "tiny.toml"
-    path.write_text(toml_text(data), encoding="utf-8")
-    return path
+    return tiny_spec_file(tmp_path_factory.mktemp("trial"))
 
 
 @pytest.fixture
