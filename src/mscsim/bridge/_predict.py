@@ -27,6 +27,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from mscsim._errors import InputError
+from mscsim._random import seeded_generator
 from mscsim.bridge._calibrate import grid_weights
 from mscsim.bridge._run import PREDICT_STREAM, BridgeResult, read_bridge
 from mscsim.evidence import escalc, meta_analysis
@@ -81,8 +82,7 @@ def study_draws(seed: int, study_id: str, weights: np.ndarray, p_treated: np.nda
     With ``control_deaths`` (the relative likelihood), the control risk of each draw comes
     from its Jeffreys posterior ``Beta(ci + 1/2, n2 - ci + 1/2)`` given the study's own control
     arm, and the MSC arm's risk is the model's risk ratio times it."""
-    gen = np.random.default_rng(np.random.SeedSequence(
-        seed, spawn_key=(PREDICT_STREAM, zlib.crc32(study_id.encode()))))
+    gen = seeded_generator(seed, PREDICT_STREAM, zlib.crc32(study_id.encode()))
     g = gen.choice(len(weights), size=draws, p=weights)
     if control_deaths is None:
         dt = gen.binomial(n1, np.clip(p_treated[g], 0, 1))

@@ -26,6 +26,7 @@ import pandas as pd
 from mscsim._errors import InputError
 from mscsim._io import atomic_folder
 from mscsim._provenance import package_versions
+from mscsim._random import seeded_generator
 from mscsim.bridge._calibrate import (
     EMAX_PARAMETERS,
     GRID_PARAMETERS,
@@ -172,9 +173,8 @@ def _cohorts(replicas: list[Replica], population: Population, options: BridgeOpt
                                      f"{options.min_cohort}); screen more infections")
             continue
         if len(el) > options.max_cohort:
-            draw = np.random.default_rng(np.random.SeedSequence(rep.spec.seed,
-                                                                spawn_key=(COHORT_STREAM,)))
-            pick = draw.choice(len(el), options.max_cohort, replace=False)
+            pick = seeded_generator(rep.spec.seed, COHORT_STREAM).choice(
+                len(el), options.max_cohort, replace=False)
             el = el.iloc[np.sort(pick)].reset_index(drop=True)
         out.append(StudyCohort(rep, el, cohort.size, dict(cohort.flow)))
     return out, refused

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from mscsim._errors import InputError
+from mscsim._random import seeded_generator
 from mscsim.engine import EngineLike, stage_progress
 from mscsim.model import IMV, load_model
 from mscsim.population import (
@@ -36,10 +37,6 @@ COVARIATES = ("age", "male", "hypertension", "diabetes", "obesity", "body_weight
 SCREENING_STAGE = "screening"
 ARDS_BANDS = {"none": (300.0, np.inf), "mild": (200.0, 300.0), "moderate": (100.0, 200.0),
               "severe": (-np.inf, 100.0)}
-
-
-def rng(seed: int, *key: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
 def load_cohort_population(spec: TrialSpec, *, engine: EngineLike = "process",
@@ -66,7 +63,7 @@ def enrolment_delays(seed: int, patients: np.ndarray, window: tuple[float, float
     patient, on the 6-hour grid of ``window``."""
     lo, hi = on_grid(np.array([window[0]]))[0], float(window[1])
     steps = int(np.floor((hi - lo) * POINTS_PER_DAY + 1e-9))
-    return np.array([lo + rng(seed, ENROL_STREAM, int(p)).integers(0, steps + 1)
+    return np.array([lo + seeded_generator(seed, ENROL_STREAM, int(p)).integers(0, steps + 1)
                      / POINTS_PER_DAY for p in patients])
 
 

@@ -50,6 +50,7 @@ import pandas as pd
 
 from mscsim._errors import InputError
 from mscsim._io import atomic_path, folder_lock, write_text_atomic
+from mscsim._random import seeded_generator
 from mscsim.engine import EngineLike, get_engine, stage_progress
 from mscsim.model import load_model
 from mscsim.population import Population, read_population_manifest
@@ -63,7 +64,6 @@ from mscsim.trial._enrol import (
     check_pool_size,
     doses_for,
     draw_trial,
-    rng,
     screened_cohort,
 )
 from mscsim.trial._run import _clean, options_of
@@ -202,7 +202,7 @@ def _without(cohort: Cohort, keep: np.ndarray) -> Cohort:
 def draws(spec: TrialSpec, pool_size: int, replicates: int,
           n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pool indices and arms of every replicate: two ``(replicates, n)`` arrays."""
-    pairs = [draw_trial(pool_size, spec, rng(spec.seed, REPLICATE_STREAM, r), n)
+    pairs = [draw_trial(pool_size, spec, seeded_generator(spec.seed, REPLICATE_STREAM, r), n)
              for r in range(replicates)]
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 

@@ -16,6 +16,7 @@ import pandas as pd
 from mscsim._errors import InputError
 from mscsim._io import atomic_folder
 from mscsim._provenance import MSCSIM_VERSION
+from mscsim._random import seeded_generator
 from mscsim.engine import EngineLike, stage_progress
 from mscsim.population import Population
 from mscsim.trial._analysis import AnalysisOptions, analyse
@@ -26,7 +27,6 @@ from mscsim.trial._enrol import (
     Cohort,
     doses_for,
     draw_trial,
-    rng,
     screened_cohort,
 )
 from mscsim.trial._simulate import TRAJECTORY, ArmOutcomes, simulate_arm
@@ -165,7 +165,7 @@ def run_trial(spec: TrialSpec, seed: int | None = None, *,
 
     cohort = screened_cohort(spec, population=population, cohort=cohort, engine=engine,
                              workers=workers, progress=progress)
-    idx, arm = draw_trial(cohort.size, spec, rng(spec.seed, TRIAL_STREAM))
+    idx, arm = draw_trial(cohort.size, spec, seeded_generator(spec.seed, TRIAL_STREAM))
     chosen = cohort.eligible.iloc[idx[arm == 1]].reset_index(drop=True)
     treated = simulate_arm(chosen[list(cohort.parameters().columns)],
                            chosen.death_threshold.to_numpy(float),
