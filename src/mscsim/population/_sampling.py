@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from mscsim._random import seeded_generator
 from mscsim.model import Model
 from mscsim.population._tables import (
     COMORBIDITIES,
@@ -31,8 +32,7 @@ CHILD_WEIGHT_KG_PER_YEAR = 3.2  # assumption: about 3.5 kg at birth, adult weigh
 
 
 def rng_for(seed: int, patient: int, stream: int, attempt: int = 0) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(patient, stream,
-                                                                          attempt)))
+    return seeded_generator(seed, patient, stream, attempt)
 
 
 @dataclass(frozen=True)
