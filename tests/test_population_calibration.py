@@ -149,9 +149,8 @@ def test_ceiling_of_care_reproduces_each_band() -> None:
     rng = np.random.default_rng(11)
     n = 30000
     age = rng.uniform(50.0, 100.0, n)
-    need = rng.random(n) < 0.45  # needs HFNC/NIV or ventilation
-    patients = pd.DataFrame({"age": age, "hospitalised": True,
-                             "max_support": np.where(need, "hfnc_niv", "oxygen")})
+    need = rng.random(n) < 0.45  # meets the rule for intensive care
+    patients = pd.DataFrame({"age": age, "hospitalised": True, "icu_indicated": need})
     fitted = fit_ceiling(patients, Calibration.load("salje"))
     ceiling = np.array([fitted.ceiling_probability(a) for a in age])
     for band in CEILING_BANDS:

@@ -30,9 +30,12 @@ Rules (thresholds in the parameter table, names in brackets):
 - De-escalation one level at a time: extubation when P/F >= ``pf_extubation`` is sustained
   ``wean_days``; HFNC/NIV to oxygen when P/F >= ``pf_wean_hfnc`` is sustained ``wean_days``;
   oxygen off when SpO2 >= ``spo2_oxygen`` is sustained ``wean_days``.
-- Intensive care: admitted at the first escalation to HFNC/NIV or invasive ventilation of a
-  patient with ``imv_available`` = 1; discharged to the ward after ``icu_step_down_days``
-  without HFNC/NIV or ventilation.
+- Intensive care (patients with ``imv_available`` = 1): admitted at the first escalation to
+  HFNC/NIV or invasive ventilation, or on clinical deterioration, when the death hazard per
+  day (the increment of the ODE's ``cum_hazard``; the model's analogue of an early-warning
+  score) has stayed at least ``icu_hazard_per_day`` for ``icu_deterioration_days``;
+  discharged to the ward after ``icu_step_down_days`` neither on HFNC/NIV or ventilation nor
+  deteriorating.
 - Discharge alive: out of intensive care, off oxygen for ``discharge_off_oxygen_days``, at
   least ``min_stay_days`` after admission and ``post_icu_ward_days`` after leaving intensive
   care.
@@ -63,7 +66,7 @@ SUPPORT_LEVELS = ("none", "oxygen", "hfnc_niv", "imv")
 NONE, OXYGEN, HFNC_NIV, IMV = range(4)
 #: model outputs the pathway reads
 PATHWAY_INPUTS = ("pf_ratio_mmhg", "spo2_pct", "lung_damage_frac", "il6_pg_ml", "ifn_pg_ml",
-                  "viral_load_log10", "organ_dysfunction")
+                  "viral_load_log10", "organ_dysfunction", "cum_hazard")
 WHO_DEAD = 10
 
 
@@ -86,6 +89,8 @@ class PathwayRules:
     pf_extubation: float
     pf_wean_hfnc: float
     wean_days: float
+    icu_hazard_per_day: float
+    icu_deterioration_days: float
     icu_step_down_days: float
     discharge_off_oxygen_days: float
     min_stay_days: float
@@ -120,7 +125,8 @@ class Pathway:
     outside hospital); ``icu`` (n, t) bool; per patient (days after infection, NaN when the
     event does not happen): ``admission_day``, ``icu_day``, ``ventilation_day`` (first
     invasive ventilation), ``discharge_day``; ``support_at_admission`` and ``max_support``
-    (levels, -1 for never admitted).
+    (levels, -1 for never admitted); ``icu_indicated`` (bool): the rule for intensive care
+    was met in hospital, whether or not a ceiling of care kept the patient on the ward.
     """
 
     support: np.ndarray
@@ -132,6 +138,7 @@ class Pathway:
     discharge_day: np.ndarray
     support_at_admission: np.ndarray
     max_support: np.ndarray
+    icu_indicated: np.ndarray
 
     @staticmethod
     def level_names(levels: np.ndarray) -> np.ndarray:
@@ -151,6 +158,14 @@ def symptomatic(outputs: Mapping[str, np.ndarray], rules: PathwayRules) -> np.nd
 def _steps(days: float, dt: float) -> int:
     """Grid points a condition must hold to count as sustained for ``days``."""
     return max(1, int(np.ceil(days / dt - 1e-9)))
+
+
+def _hazard_per_day(cum_hazard: np.ndarray, dt: float) -> np.ndarray:
+    """The death hazard per day (n, t) over the last grid step (0 at the first time): what is
+    known of a patient's deterioration at each time."""
+    rate = np.zeros_like(cum_hazard)
+    rate[:, 1:] = np.diff(cum_hazard, axis=1) / dt
+    return rate
 
 
 def _first_time(mask: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -178,6 +193,7 @@ def care_pathway(outputs: Mapping[str, np.ndarray], times: np.ndarray,
     il6 = np.asarray(outputs["il6_pg_ml"], dtype=float)
     viral = np.asarray(outputs["viral_load_log10"], dtype=float)
     organ = np.asarray(outputs["organ_dysfunction"], dtype=float)
+    hazard_rate = _hazard_per_day(np.asarray(outputs["cum_hazard"], dtype=float), dt)
     death = np.full(n, np.inf) if death_day is None else \
         np.where(np.isfinite(death_day), death_day, np.inf)
     ceiling = np.where(np.asarray(imv_available, dtype=float) >= 0.5, IMV, HFNC_NIV)
@@ -192,6 +208,8 @@ def care_pathway(outputs: Mapping[str, np.ndarray], times: np.ndarray,
         "hfnc": (pf < rules.pf_hfnc, _steps(rules.escalate_hfnc_days, dt)),
         "imv": (pf < rules.pf_imv, _steps(rules.escalate_imv_days, dt)),
         "niv_failure": (pf < rules.pf_niv_failure, _steps(rules.niv_failure_days, dt)),
+        "deteriorating": (hazard_rate >= rules.icu_hazard_per_day,
+                          _steps(rules.icu_deterioration_days, dt)),
         "extubate": (pf >= rules.pf_extubation, _steps(rules.wean_days, dt)),
         "wean_hfnc": (pf >= rules.pf_wean_hfnc, _steps(rules.wean_days, dt)),
         "wean_oxygen": (~hypoxaemic, _steps(rules.wean_days, dt)),
@@ -208,8 +226,9 @@ def care_pathway(outputs: Mapping[str, np.ndarray], times: np.ndarray,
     admitted_at = np.full(n, np.nan)
     discharged_at = np.full(n, np.nan)
     in_icu = np.zeros(n, dtype=bool)
+    icu_indicated = np.zeros(n, dtype=bool)
     icu_left_at = np.full(n, -np.inf)
-    low_support_run = np.zeros(n, dtype=int)   # grid points in ICU without HFNC/NIV or IMV
+    low_support_run = np.zeros(n, dtype=int)   # grid points in ICU without a reason to stay
     off_oxygen_run = np.zeros(n, dtype=int)
     admission_level = np.full(n, -1, dtype=int)
 
@@ -246,9 +265,12 @@ def care_pathway(outputs: Mapping[str, np.ndarray], times: np.ndarray,
             runs[key] = np.where(changed, 0, runs[key])
         level = target
         # intensive care
-        enter_icu = inside & ~in_icu & (level >= HFNC_NIV) & (ceiling == IMV)
+        critical_now = (level >= HFNC_NIV) | need["deteriorating"][0][:, j]
+        indicated = inside & alive & ((level >= HFNC_NIV) | sustained["deteriorating"])
+        icu_indicated |= indicated
+        enter_icu = indicated & ~in_icu & (ceiling == IMV)
         in_icu |= enter_icu
-        low_support_run = np.where(in_icu & (level < HFNC_NIV), low_support_run + 1, 0)
+        low_support_run = np.where(in_icu & ~critical_now, low_support_run + 1, 0)
         leave_icu = in_icu & (low_support_run >= step_down)
         in_icu &= ~leave_icu
         icu_left_at = np.where(leave_icu, now, icu_left_at)
@@ -273,7 +295,7 @@ def care_pathway(outputs: Mapping[str, np.ndarray], times: np.ndarray,
                    ventilation_day=_first_time(support == IMV, times),
                    discharge_day=discharged_at,
                    support_at_admission=admission_level.astype(int),
-                   max_support=max_support.astype(int))
+                   max_support=max_support.astype(int), icu_indicated=icu_indicated)
 
 
 def supported_hazard(cum_hazard: np.ndarray, support: np.ndarray,

@@ -241,10 +241,11 @@ def _fit_knots(patients: pd.DataFrame, base: Calibration, line: Calibration,
 
 
 def needs_icu(patients: pd.DataFrame) -> np.ndarray:
-    """Hospitalised patients whose course reaches HFNC/NIV or invasive ventilation: the ones
-    the care pathway admits to intensive care unless a ceiling of care applies (whether it
-    applies does not change the course before, so this does not depend on the ceiling)."""
-    return patients.max_support.isin(["hfnc_niv", "imv"]).to_numpy(dtype=bool)
+    """Hospitalised patients who meet the care pathway's rule for intensive care (HFNC/NIV,
+    invasive ventilation or sustained deterioration; ``icu_indicated``): the ones it admits
+    unless a ceiling of care applies (whether it applies does not change the course before,
+    so this does not depend on the ceiling)."""
+    return patients.icu_indicated.to_numpy(dtype=bool)
 
 
 #: the ceiling of care changes over half a year at each age band's lower edge

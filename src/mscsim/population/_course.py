@@ -122,6 +122,7 @@ def _course(batch: BatchResult, thresholds: np.ndarray, imv_available: np.ndarra
         "died": np.isfinite(death_day),
         "hospitalised": np.isfinite(admission),
         "icu": np.isfinite(path.icu_day),
+        "icu_indicated": path.icu_indicated,
         "ventilated": np.isfinite(path.ventilation_day),
         "support_at_admission": Pathway.level_names(path.support_at_admission),
         "max_support": Pathway.level_names(path.max_support),
