@@ -7,22 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from mscsim.trial import (
-    StatisticsWarning,
-    cox_ph,
-    cox_ph_batch,
-    fisher_exact,
-    fisher_exact_batch,
-    kaplan_meier,
-    logrank_test,
-    logrank_test_batch,
-    risk_ratio,
-    risk_ratio_batch,
-    wilcoxon_rank_sum,
-    wilcoxon_rank_sum_batch,
-    worst_rank_test,
-    worst_rank_test_batch,
-)
+from mscsim import trial
 
 
 def _trials(reps: int = 4, n: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -37,15 +22,18 @@ def _pairs() -> list[tuple[object, object]]:
     value = np.where(event == 1, np.nan, time)
     death = np.where(event == 1, time, np.nan)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", StatisticsWarning)
+        warnings.simplefilter("ignore", trial.StatisticsWarning)
         return [
-            (risk_ratio(3, 10, 5, 11), risk_ratio_batch([3, 0], [10, 10], [5, 0], [11, 10])),
-            (fisher_exact(3, 10, 5, 11), fisher_exact_batch([3, 1], [10, 10], [5, 2], [11, 9])),
-            (logrank_test(time[0], event[0], arm[0]), logrank_test_batch(time, event, arm)),
-            (cox_ph(time[0], event[0], arm[0]), cox_ph_batch(time, event, arm)),
-            (wilcoxon_rank_sum(time[0], arm[0]), wilcoxon_rank_sum_batch(time, arm)),
-            (worst_rank_test(value[0], death[0], arm[0]),
-             worst_rank_test_batch(value, death, arm)),
+            (trial.risk_ratio(3, 10, 5, 11),
+             trial.risk_ratio_batch([3, 0], [10, 10], [5, 0], [11, 10])),
+            (trial.fisher_exact(3, 10, 5, 11),
+             trial.fisher_exact_batch([3, 1], [10, 10], [5, 2], [11, 9])),
+            (trial.logrank_test(time[0], event[0], arm[0]),
+             trial.logrank_test_batch(time, event, arm)),
+            (trial.cox_ph(time[0], event[0], arm[0]), trial.cox_ph_batch(time, event, arm)),
+            (trial.wilcoxon_rank_sum(time[0], arm[0]), trial.wilcoxon_rank_sum_batch(time, arm)),
+            (trial.worst_rank_test(value[0], death[0], arm[0]),
+             trial.worst_rank_test_batch(value, death, arm)),
         ]
 
 
@@ -74,14 +62,14 @@ def test_summary_and_repr_are_short_and_readable(one, batch) -> None:
 
 
 def test_equal_results_compare_equal_and_hash_alike() -> None:
-    a, b = risk_ratio(3, 10, 5, 11), risk_ratio(3, 10, 5, 11)
-    assert a == b and hash(a) == hash(b) and a != risk_ratio(4, 10, 5, 11)
-    batch = risk_ratio_batch([3, 4], [10, 10], [5, 5], [11, 11])
-    assert batch == risk_ratio_batch([3, 4], [10, 10], [5, 5], [11, 11]) and batch != a
+    a, b = trial.risk_ratio(3, 10, 5, 11), trial.risk_ratio(3, 10, 5, 11)
+    assert a == b and hash(a) == hash(b) and a != trial.risk_ratio(4, 10, 5, 11)
+    batch = trial.risk_ratio_batch([3, 4], [10, 10], [5, 5], [11, 11])
+    assert batch == trial.risk_ratio_batch([3, 4], [10, 10], [5, 5], [11, 11]) and batch != a
 
 
 def test_results_without_a_batch_form_have_a_summary_too() -> None:
     time, event, _ = _trials(1)
-    km = kaplan_meier(time[0], event[0])
+    km = trial.kaplan_meier(time[0], event[0])
     assert repr(km).startswith("KaplanMeierResult(median=")
     assert "table:" in km.summary()
