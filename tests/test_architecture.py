@@ -76,3 +76,21 @@ def test_the_store_sits_below_population_and_trial() -> None:
                     node.module.split(".")[:2][-1] in above and node.module.startswith("mscsim."):
                 offenders.append(f"{path.relative_to(SRC)}:{node.lineno} {node.module}")
     assert not offenders, offenders
+
+
+def test_no_assert_for_control_flow() -> None:
+    """The package raises errors where a check can fail; ``assert`` (gone under ``python -O``)
+    is for tests only."""
+    offenders = [f"{path.relative_to(SRC)}:{node.lineno}" for path, tree in _modules()
+                 for node in ast.walk(tree) if isinstance(node, ast.Assert)]
+    assert not offenders, offenders
+
+
+def test_no_private_attributes_of_the_process_pool() -> None:
+    """The process engine ends its workers through public APIs, not through the executor's
+    private ``_processes``."""
+    offenders = [f"{path.relative_to(SRC)}:{node.lineno}" for path, tree in _modules()
+                 for node in ast.walk(tree)
+                 if isinstance(node, ast.Attribute) and node.attr == "_processes"
+                 or isinstance(node, ast.Constant) and node.value == "_processes"]
+    assert not offenders, offenders

@@ -43,7 +43,7 @@ from mscsim.bridge._sensitivity import benefit_model, default_factors, sobol_ind
 from mscsim.engine import EngineLike, stage_progress
 from mscsim.model import load_model
 from mscsim.population import GenerationOptions, Population, stored_population
-from mscsim.trial import doses_for, screened_cohort
+from mscsim.trial import TrialSpec, doses_for, screened_cohort
 
 COHORT_STREAM, SOBOL_STREAM, PREDICT_STREAM = 20, 21, 22
 DEFAULT_CUTOFF = "2021-12-31"
@@ -119,8 +119,7 @@ class BridgeOptions:
 
 def grid_overrides(emax_scale: float, ec50: float) -> dict[str, float]:
     """Model parameter overrides of one grid point."""
-    table = load_model().parameter_table
-    assert table is not None
+    table = load_model().required_parameter_table()
     out = {n: float(table[n].value) * emax_scale for n in EMAX_PARAMETERS}
     out["msc_ec50"] = float(ec50)
     return out
@@ -131,6 +130,7 @@ class StudyCohort:
     """The simulated cohort of one replica."""
 
     replica: Replica
+    spec: TrialSpec  # the replica's trial spec (a replica without one has no cohort)
     eligible: pd.DataFrame  # the simulated subset, with enrol_day and parameters
     pool: int  # eligible patients before the subset
     flow: dict[str, int]
@@ -159,9 +159,12 @@ def _cohorts(replicas: list[Replica], population: Population, options: BridgeOpt
              ) -> tuple[list[StudyCohort], dict[str, str]]:
     out, refused = [], {}
     for rep in replicas:
-        assert rep.spec is not None
+        spec = rep.spec
+        if spec is None:
+            raise ValueError(f"{rep.study_id} is not replicable ({rep.reason}): it has no "
+                             "cohort to screen")
         try:
-            cohort = screened_cohort(rep.spec, population=population, engine=engine,
+            cohort = screened_cohort(spec, population=population, engine=engine,
                                      workers=workers,
                                      progress=_named(progress, f"screening {rep.study_id}"))
         except InputError as err:
@@ -173,10 +176,10 @@ def _cohorts(replicas: list[Replica], population: Population, options: BridgeOpt
                                      f"{options.min_cohort}); screen more infections")
             continue
         if len(el) > options.max_cohort:
-            pick = seeded_generator(rep.spec.seed, COHORT_STREAM).choice(
+            pick = seeded_generator(spec.seed, COHORT_STREAM).choice(
                 len(el), options.max_cohort, replace=False)
             el = el.iloc[np.sort(pick)].reset_index(drop=True)
-        out.append(StudyCohort(rep, el, cohort.size, dict(cohort.flow)))
+        out.append(StudyCohort(rep, spec, el, cohort.size, dict(cohort.flow)))
     return out, refused
 
 
@@ -206,8 +209,7 @@ def simulate_risks(cohorts: list[StudyCohort], grid: pd.DataFrame, *, chunk_size
                       grid.msc_ec50.astype(float).tolist(), strict=True))
     tasks: list[RiskTask] = []
     for s, c in enumerate(cohorts):
-        spec = c.replica.spec
-        assert spec is not None
+        spec = c.spec
         params = c.eligible[["p_ifn", "k_cd8_kill", "p_il6_mac", "hazard_multiplier",
                              "body_weight_kg"]]
         enrol = c.eligible.enrol_day.to_numpy(float)
@@ -309,12 +311,10 @@ def calibrate(options: BridgeOptions | None = None, *, studies: pd.DataFrame | N
     sens = pd.DataFrame()
     cohort_by_id = {c.replica.study_id: c for c in cohorts}
     if options.sobol_n:
-        ref_id = options.reference or max(cohorts, key=lambda c: (
-            c.replica.spec.sample_size if c.replica.spec else 0, c.replica.study_id)
-            ).replica.study_id
+        ref_id = options.reference or max(
+            cohorts, key=lambda c: (c.spec.sample_size, c.replica.study_id)).replica.study_id
         ref = cohort_by_id[ref_id]
-        spec = ref.replica.spec
-        assert spec is not None
+        spec = ref.spec
         el = ref.eligible.iloc[: options.sobol_cohort].reset_index(drop=True)
         factors = default_factors()
         evaluate = benefit_model(
@@ -351,8 +351,7 @@ def calibrate(options: BridgeOptions | None = None, *, studies: pd.DataFrame | N
                       if k != "start"},
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    specs = {c.replica.study_id: c.replica.spec.model_dump(mode="json")
-             for c in cohorts if c.replica.spec is not None}
+    specs = {c.replica.study_id: c.spec.model_dump(mode="json") for c in cohorts}
     return BridgeResult(options, table, specs, risks, lik, calibration, fit, sens, manifest)
 
 

@@ -47,8 +47,7 @@ def default_factors() -> list[Factor]:
     """The factors of the bridge's sensitivity analysis; ranges are the parameter table's
     bounds (assumption: uniform, log-uniform for rates spanning decades) except the disease
     multipliers, 0.5-2 (assumption)."""
-    table = load_model().parameter_table
-    assert table is not None
+    table = load_model().required_parameter_table()
 
     def bounds(name: str) -> tuple[float, float]:
         p = table[name]
@@ -114,8 +113,7 @@ def benefit_model(parameters: pd.DataFrame, enrol_days: np.ndarray,
                   chunk_size: int = 50, progress: Callable[[int, int], None] | None = None
                   ) -> Callable[[np.ndarray], np.ndarray]:
     """The function ``factor values -> mortality benefit`` over a fixed cohort."""
-    table = load_model().parameter_table
-    assert table is not None
+    table = load_model().required_parameter_table()
     base = {n: float(table[n].value) for n in EMAX_PARAMETERS}
     none: list[list[tuple[float, float]]] = [[] for _ in doses]
 

@@ -39,8 +39,7 @@ def export(
 @app.command("params")
 def params(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """Print the parameter table: name, value, unit, bounds, variability, source."""
-    table = load_model().parameter_table
-    assert table is not None
+    table = load_model().required_parameter_table()
     records = table.to_records()
     if as_json:
         typer.echo(json.dumps(records, indent=2))

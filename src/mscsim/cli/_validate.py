@@ -51,10 +51,9 @@ def validate(
     result = validate_population(population, calibration, reps=bootstrap)
     write_validation(output, result, write_text_atomic)
     passed, total = result["passed"], result["total"]
-    assert isinstance(passed, dict) and isinstance(total, dict)
     typer.echo(f"fitting targets: {passed['fitting_targets']} of {total['fitting_targets']} "
                f"inside their band; checks: {passed['checks']} of {total['checks']}")
-    for row in [*result["fitting_targets"], *result["checks"]]:  # type: ignore[misc]
+    for row in [*result["fitting_targets"], *result["checks"]]:
         if not row["passed"]:
             typer.echo(f"  FAIL {row['target']}: simulated {row['simulated']}, band "
                        f"{row['band_low']} to {row['band_high']}")

@@ -16,6 +16,7 @@ identity of the patients it holds, so results do not depend on how the work is s
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 import time
@@ -23,6 +24,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.queues import SimpleQueue
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -142,8 +144,11 @@ class ProcessEngine(Engine):
         attempts = [0] * len(tasks)
         queue = list(range(len(tasks)))[::-1]  # pop() takes the lowest index first
         while queue:
+            context = multiprocessing.get_context()
+            started: SimpleQueue[int] = context.SimpleQueue()
             pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)),
-                                       initializer=_exit_with_parent, initargs=(os.getpid(),))
+                                       mp_context=context, initializer=_start_worker,
+                                       initargs=(os.getpid(), started))
             running: dict[Future[R], int] = {}
             try:
                 while queue or running:
@@ -161,12 +166,13 @@ class ProcessEngine(Engine):
                     if broken:
                         break
             except BaseException:
-                _stop(pool)
+                _stop(pool, started)
                 raise
             if not running:
                 pool.shutdown()
+                started.close()
                 return
-            _stop(pool)
+            _stop(pool, started)
             for future, index in sorted(running.items(), key=lambda item: item[1]):
                 if future.done() and not future.cancelled() and future.exception() is None:
                     yield index, future.result()  # finished just before the pool broke
@@ -179,9 +185,12 @@ class ProcessEngine(Engine):
             queue.sort(reverse=True)
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Worker initializer: end the worker when its parent is gone (a run killed with SIGKILL
-    leaves no orphaned workers behind)."""
+def _start_worker(parent: int, started: SimpleQueue[int]) -> None:
+    """Worker initializer: report the worker's process id (so that :func:`_stop` can end it)
+    and end the worker when its parent is gone (a run killed with SIGKILL leaves no orphaned
+    workers behind)."""
+    started.put(os.getpid())
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(1.0)
@@ -189,13 +198,17 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Shut ``pool`` down without waiting for the tasks in flight (interrupt, broken pool)."""
-    workers = dict(getattr(pool, "_processes", None) or {})
+def _stop(pool: ProcessPoolExecutor, started: SimpleQueue[int]) -> None:
+    """Shut ``pool`` down without waiting for the tasks in flight (interrupt, broken pool):
+    its workers, known by the process ids they reported, are terminated."""
+    workers = set()
+    while not started.empty():
+        workers.add(started.get())
     pool.shutdown(wait=False, cancel_futures=True)
-    for process in workers.values():
-        if process.is_alive():
+    for process in multiprocessing.active_children():
+        if process.pid in workers:
             process.terminate()
+    started.close()
 
 
 @register_engine("dask")

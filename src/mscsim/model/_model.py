@@ -214,6 +214,18 @@ class Model:
             values[name] = number
         return values
 
+    def required_parameter_table(self) -> ParameterTable:
+        """The parameter table, for work that reads parameter values, units or bounds.
+
+        Raises:
+            ModelError: the model was loaded without one (an SBML file of the user's).
+        """
+        if self.parameter_table is None:
+            raise ModelError(f"model '{self.name}' has no parameter table",
+                             file=self.source,
+                             hint="load it from Antimony with a parameters.csv beside it")
+        return self.parameter_table
+
     def patient(self, name: str) -> ReferencePatient:
         """The named reference patient.
 

@@ -95,8 +95,7 @@ def patient_parameters(model: Model, covariates: Covariates, effects: Mapping[st
                        calibration: Calibration) -> dict[str, float]:
     """Model parameter values of one patient from covariates, random effects and the
     population calibration (all effects multiplicative, i.e. additive on the log scale)."""
-    table = model.parameter_table
-    assert table is not None
+    table = model.required_parameter_table()
     log_values = {name: math.log(table[name].value) for name in VARIABLE_PARAMETERS}
     for name, z in effects.items():
         log_values[name] += table[name].variability.sd_log * z

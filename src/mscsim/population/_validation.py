@@ -14,6 +14,7 @@ import json
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -214,7 +215,30 @@ def validation_rows(ok: pd.DataFrame, profile: str, *, reps: int = 200, seed: in
     return rows
 
 
-def validate(population: Population, profile: str, *, reps: int = 200) -> dict[str, object]:
+class PassCounts(TypedDict):
+    """Rows by role: those inside their band (``passed``) or all of them (``total``)."""
+
+    fitting_targets: int
+    checks: int
+
+
+class ValidationResult(TypedDict):
+    """What :func:`validate` returns and ``validation.json`` holds."""
+
+    kind: str
+    profile: str
+    n: int
+    n_plausible: int
+    seed: object
+    model_sha256: object
+    bootstrap_replicates: int
+    fitting_targets: list[dict[str, object]]
+    checks: list[dict[str, object]]
+    passed: PassCounts
+    total: PassCounts
+
+
+def validate(population: Population, profile: str, *, reps: int = 200) -> ValidationResult:
     """The validation table of ``population`` (generated under calibration ``profile``)."""
     ok = population.ok
     rows = validation_rows(ok, profile, reps=reps,
@@ -252,7 +276,7 @@ def markdown_table(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def html_report(result: dict[str, object]) -> str:
+def html_report(result: ValidationResult) -> str:
     """A self-contained HTML page of the validation table."""
     def table(rows: list[dict[str, object]]) -> str:
         head = ("<tr><th>row</th><th>published</th><th>band</th><th>simulated [95% CI]</th>"
@@ -265,7 +289,6 @@ def html_report(result: dict[str, object]) -> str:
             f"<td class=\"src\">{html.escape(str(r['source']))}</td></tr>" for r in rows)
         return f"<div class=\"wrap\"><table>{head}{body}</table></div>"
     passed, total = result["passed"], result["total"]
-    assert isinstance(passed, dict) and isinstance(total, dict)
     summary = (f"On {result['n']:,} simulated infections (seed {result['seed']}, calibration "
                f"profile <code>{result['profile']}</code>), {passed['fitting_targets']} of "
                f"{total['fitting_targets']} fitting targets and {passed['checks']} of "
@@ -278,13 +301,13 @@ def html_report(result: dict[str, object]) -> str:
     return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>mscsim validation"
             f"</title><style>{style}</style></head><body><h1>Model validation</h1>"
             f"<p>{summary}</p><h2>Fitting targets</h2>"
-            f"{table(result['fitting_targets'])}"  # type: ignore[arg-type]
-            f"<h2>Checks not used for fitting</h2>{table(result['checks'])}"  # type: ignore[arg-type]
+            f"{table(result['fitting_targets'])}"
+            f"<h2>Checks not used for fitting</h2>{table(result['checks'])}"
             "<p>Each row's band and citation are in the source column; the simulated value's "
             "interval is a percentile bootstrap over patients.</p></body></html>")
 
 
-def write_validation(folder: Path, result: dict[str, object],
+def write_validation(folder: Path, result: ValidationResult,
                      writer: Callable[[Path, str], None]) -> None:
     """Write ``validation.json`` and ``validation.html`` into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,8 @@ The statistics (``mscsim.trial._stats``) are independent of the model and of the
 every function takes plain arrays.
 Arms are coded 1 = treated (MSC), 0 = control; contrasts are treated versus control.
 Batch functions (``*_batch``) analyse many replicate trials at once and are the code path
-of their scalar counterparts. Degenerate data give a defined result and a
+of their scalar counterparts; both return the statistic's one result type, whose fields are
+numbers for one trial and arrays for a batch. Degenerate data give a defined result and a
 :class:`StatisticsWarning`; invalid input raises :class:`mscsim.InputError`.
 See ``docs/trial_statistics.md`` for definitions, defaults versus R, and tolerances.
 
@@ -20,8 +21,6 @@ registry (:data:`ANALYSERS`), an ICH E9(R1) :class:`Estimand` for every endpoint
 
 from mscsim.trial._stats.binary import (
     BinaryEffect,
-    BinaryEffectBatch,
-    FisherBatch,
     FisherResult,
     fisher_exact,
     fisher_exact_batch,
@@ -35,9 +34,7 @@ from mscsim.trial._stats.binary import (
 from mscsim.trial._stats.common import StatisticsWarning
 from mscsim.trial._stats.continuous import (
     AncovaResult,
-    RankSumBatch,
     RankSumResult,
-    WorstRankBatch,
     WorstRankResult,
     ancova,
     wilcoxon_rank_sum,
@@ -47,12 +44,11 @@ from mscsim.trial._stats.continuous import (
     worst_ranks,
 )
 from mscsim.trial._stats.ordinal import ProportionalOddsResult, proportional_odds
+from mscsim.trial._stats.result import PerTrial
 from mscsim.trial._stats.survival import (
-    CoxBatch,
     CoxResult,
     CumulativeIncidenceResult,
     KaplanMeierResult,
-    LogRankBatch,
     LogRankResult,
     cox_ph,
     cox_ph_batch,
@@ -64,14 +60,14 @@ from mscsim.trial._stats.survival import (
 from mscsim.trial._stats.win import WinRatioResult, win_ratio
 
 __all__ = [
-    "AncovaResult", "BinaryEffect", "BinaryEffectBatch", "CoxBatch", "CoxResult",
-    "FisherBatch", "FisherResult", "KaplanMeierResult", "LogRankBatch", "LogRankResult",
-    "ProportionalOddsResult", "RankSumBatch", "RankSumResult", "StatisticsWarning", "ancova",
+    "AncovaResult", "BinaryEffect", "CoxResult", "FisherResult", "KaplanMeierResult",
+    "LogRankResult", "PerTrial", "ProportionalOddsResult", "RankSumResult",
+    "StatisticsWarning", "ancova",
     "cox_ph", "cox_ph_batch", "fisher_exact", "fisher_exact_batch", "kaplan_meier",
     "logrank_test", "logrank_test_batch", "odds_ratio", "odds_ratio_batch",
     "proportional_odds", "risk_difference", "risk_difference_batch", "risk_ratio",
     "risk_ratio_batch", "wilcoxon_rank_sum", "wilcoxon_rank_sum_batch", "WinRatioResult",
-    "win_ratio", "CumulativeIncidenceResult", "cumulative_incidence", "WorstRankBatch",
+    "win_ratio", "CumulativeIncidenceResult", "cumulative_incidence",
     "WorstRankResult", "worst_rank_test", "worst_rank_test_batch", "worst_ranks",
 ]
 

@@ -47,9 +47,12 @@ def load_cohort_population(spec: TrialSpec, *, engine: EngineLike = "process",
     re-runs reuse it (:mod:`mscsim.population._cache`)."""
     pop = spec.population
     if pop.source == "folder":
-        assert pop.path is not None
+        if pop.path is None:
+            raise InputError("source = 'folder' needs path", field="population.path")
         return read_population(pop.path)
-    assert pop.n_infections is not None
+    if pop.n_infections is None:
+        raise InputError("source = 'generate' needs n_infections",
+                         field="population.n_infections")
     return stored_population(pop.n_infections, pop.seed,
                              options=GenerationOptions(
                                  days=pop.days, backend=pop.backend,

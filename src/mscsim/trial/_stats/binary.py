@@ -34,7 +34,6 @@ from mscsim._errors import InputError
 from mscsim.trial._stats.common import (
     BoolArray,
     FloatArray,
-    ResultMixin,
     as_counts,
     batch_summary,
     check_level,
@@ -42,6 +41,7 @@ from mscsim.trial._stats.common import (
     two_sided_p,
     z_quantile,
 )
+from mscsim.trial._stats.result import BatchableResult, PerTrial, Value
 
 CORRECTION = 0.5
 """Added to every cell of a table with a zero cell (RR, OR; RD variance only)."""
@@ -50,9 +50,10 @@ FISHER_REL_ERR = 1 + 1e-7
 """Relative tolerance of R's ``fisher.test`` when collecting tables as or more extreme."""
 
 
-@dataclass(frozen=True)
-class BinaryEffect(ResultMixin):
-    """A treated-versus-control contrast of two proportions.
+@dataclass(frozen=True, eq=False, repr=False)
+class BinaryEffect(BatchableResult[Value]):
+    """A treated-versus-control contrast of two proportions, of one 2x2 table or of a batch
+    (numbers, or arrays with one entry per table; ``batch[i]`` is table ``i``).
 
     Attributes:
         measure: ``"risk ratio"``, ``"odds ratio"`` or ``"risk difference"``.
@@ -61,122 +62,60 @@ class BinaryEffect(ResultMixin):
         se: standard error of the log ratio, or of the difference.
         statistic: Wald z.
         corrected: whether 0.5 was added to the cells.
-        warnings: the messages warned about (empty when none).
+        defined: False where the contrast is undefined (empty arm, or no/all events).
+        notes: each table's warning text ('' when none).
+        warnings: the messages warned about (a table's note; a batch's summary counts).
     """
 
     measure: str
-    estimate: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    se: float
-    statistic: float
-    events_treated: int
-    n_treated: int
-    events_control: int
-    n_control: int
-    corrected: bool
-    level: float
-    method: str
-    warnings: tuple[str, ...]
-
-
-@dataclass(frozen=True, eq=False)
-class BinaryEffectBatch(ResultMixin):
-    """Many contrasts at once: the fields of :class:`BinaryEffect` as arrays.
-
-    ``defined`` is False where the contrast is undefined (empty arm, or no/all events);
-    ``notes`` holds each table's warning text ('' when none); ``warnings`` the per-call
-    summary that was warned. ``batch[i]`` is the :class:`BinaryEffect` of table ``i``.
-    """
-
-    measure: str
-    estimate: FloatArray
-    ci_low: FloatArray
-    ci_high: FloatArray
-    p_value: FloatArray
-    se: FloatArray
-    statistic: FloatArray
-    events_treated: FloatArray
-    n_treated: FloatArray
-    events_control: FloatArray
-    n_control: FloatArray
-    corrected: BoolArray
-    defined: BoolArray
+    estimate: Value
+    ci_low: Value
+    ci_high: Value
+    p_value: Value
+    se: Value
+    statistic: Value
+    events_treated: Value
+    n_treated: Value
+    events_control: Value
+    n_control: Value
+    corrected: Value
+    defined: Value
     notes: tuple[str, ...]
     level: float
     method: str
     warnings: tuple[str, ...]
 
-    def __len__(self) -> int:
-        return int(self.estimate.shape[0])
-
-    def __getitem__(self, i: int) -> BinaryEffect:
-        note = self.notes[i]
-        return BinaryEffect(
-            measure=self.measure, estimate=float(self.estimate[i]),
-            ci_low=float(self.ci_low[i]), ci_high=float(self.ci_high[i]),
-            p_value=float(self.p_value[i]), se=float(self.se[i]),
-            statistic=float(self.statistic[i]),
-            events_treated=int(self.events_treated[i]), n_treated=int(self.n_treated[i]),
-            events_control=int(self.events_control[i]), n_control=int(self.n_control[i]),
-            corrected=bool(self.corrected[i]), level=self.level, method=self.method,
-            warnings=(note,) if note else ())
+    whole_numbers = ("events_treated", "n_treated", "events_control", "n_control")
 
 
-@dataclass(frozen=True)
-class FisherResult(ResultMixin):
-    """Fisher's exact test of one 2x2 table (as R's ``fisher.test``).
+@dataclass(frozen=True, eq=False, repr=False)
+class FisherResult(BatchableResult[Value]):
+    """Fisher's exact test (as R's ``fisher.test``) of one 2x2 table or of a batch.
 
     Attributes:
         estimate: conditional maximum-likelihood odds ratio (0 or inf at the edges of the
             support; NaN when the table has a single possible configuration).
         ci_low, ci_high: exact conditional confidence limits of the odds ratio.
         p_value: two-sided exact p-value.
+        defined: False where the margins allow one table only; notes, warnings: as
+            :class:`BinaryEffect`.
     """
 
-    estimate: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    events_treated: int
-    n_treated: int
-    events_control: int
-    n_control: int
-    level: float
-    method: str
-    warnings: tuple[str, ...]
-
-
-@dataclass(frozen=True, eq=False)
-class FisherBatch(ResultMixin):
-    """Fisher's exact test of many tables: the fields of :class:`FisherResult` as arrays."""
-
-    estimate: FloatArray
-    ci_low: FloatArray
-    ci_high: FloatArray
-    p_value: FloatArray
-    events_treated: FloatArray
-    n_treated: FloatArray
-    events_control: FloatArray
-    n_control: FloatArray
-    defined: BoolArray
+    estimate: Value
+    ci_low: Value
+    ci_high: Value
+    p_value: Value
+    events_treated: Value
+    n_treated: Value
+    events_control: Value
+    n_control: Value
+    defined: Value
     notes: tuple[str, ...]
     level: float
     method: str
     warnings: tuple[str, ...]
 
-    def __len__(self) -> int:
-        return int(self.p_value.shape[0])
-
-    def __getitem__(self, i: int) -> FisherResult:
-        note = self.notes[i]
-        return FisherResult(
-            estimate=float(self.estimate[i]), ci_low=float(self.ci_low[i]),
-            ci_high=float(self.ci_high[i]), p_value=float(self.p_value[i]),
-            events_treated=int(self.events_treated[i]), n_treated=int(self.n_treated[i]),
-            events_control=int(self.events_control[i]), n_control=int(self.n_control[i]),
-            level=self.level, method=self.method, warnings=(note,) if note else ())
+    whole_numbers = ("events_treated", "n_treated", "events_control", "n_control")
 
 
 # ---------------------------------------------------------------- input
@@ -222,7 +161,7 @@ _UNDEFINED_REASON = {
 
 
 def _wald(measure: str, a: FloatArray, n1: FloatArray, c: FloatArray, n0: FloatArray,
-          level: float) -> BinaryEffectBatch:
+          level: float) -> BinaryEffect[PerTrial]:
     """The shared computation of the three Wald contrasts (no warnings emitted)."""
     b, d = n1 - a, n0 - c
     empty = (n1 == 0) | (n0 == 0)
@@ -258,7 +197,7 @@ def _wald(measure: str, a: FloatArray, n1: FloatArray, c: FloatArray, n0: FloatA
     if measure != "risk difference":
         est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
     notes = _notes(measure, empty, undefined, corrected, n1, n0)
-    return BinaryEffectBatch(
+    return BinaryEffect(
         measure=measure, estimate=est, ci_low=lo, ci_high=hi, p_value=p, se=se,
         statistic=z, events_treated=a, n_treated=n1, events_control=c, n_control=n0,
         corrected=corrected, defined=~bad, notes=notes, level=level,
@@ -289,14 +228,14 @@ def _notes(measure: str, empty: BoolArray, undefined: BoolArray, corrected: Bool
     return tuple(notes)
 
 
-def _summarise(batch: BinaryEffectBatch | FisherBatch, what: str,
+def _summarise(batch: BinaryEffect[PerTrial] | FisherResult[PerTrial], what: str,
                counts: dict[str, int]) -> tuple[str, ...]:
     return emit(batch_summary(what, len(batch), counts))
 
 
 def _wald_batch(measure: str, events_treated: ArrayLike, n_treated: ArrayLike,
                 events_control: ArrayLike, n_control: ArrayLike,
-                level: float) -> BinaryEffectBatch:
+                level: float) -> BinaryEffect[PerTrial]:
     a, n1, c, n0 = _tables(events_treated, n_treated, events_control, n_control)
     res = _wald(measure, a, n1, c, n0, check_level(level))
     empty = (n1 == 0) | (n0 == 0)
@@ -309,7 +248,7 @@ def _wald_batch(measure: str, events_treated: ArrayLike, n_treated: ArrayLike,
 
 def risk_ratio_batch(events_treated: ArrayLike, n_treated: ArrayLike,
                      events_control: ArrayLike, n_control: ArrayLike, *,
-                     level: float = 0.95) -> BinaryEffectBatch:
+                     level: float = 0.95) -> BinaryEffect[PerTrial]:
     """Risk ratios (treated/control) of many 2x2 tables with Wald log-scale intervals.
 
     Arguments:
@@ -318,7 +257,7 @@ def risk_ratio_batch(events_treated: ArrayLike, n_treated: ArrayLike,
         level: confidence level.
 
     Returns:
-        A :class:`BinaryEffectBatch`; one summary :class:`StatisticsWarning` per kind of
+        A batch :class:`BinaryEffect`; one summary :class:`StatisticsWarning` per kind of
         degenerate table.
 
     Raises:
@@ -330,7 +269,7 @@ def risk_ratio_batch(events_treated: ArrayLike, n_treated: ArrayLike,
 
 def odds_ratio_batch(events_treated: ArrayLike, n_treated: ArrayLike,
                      events_control: ArrayLike, n_control: ArrayLike, *,
-                     level: float = 0.95) -> BinaryEffectBatch:
+                     level: float = 0.95) -> BinaryEffect[PerTrial]:
     """Odds ratios (treated/control) of many 2x2 tables; see :func:`risk_ratio_batch`."""
     return _wald_batch("odds ratio", events_treated, n_treated, events_control, n_control,
                        level)
@@ -338,14 +277,14 @@ def odds_ratio_batch(events_treated: ArrayLike, n_treated: ArrayLike,
 
 def risk_difference_batch(events_treated: ArrayLike, n_treated: ArrayLike,
                           events_control: ArrayLike, n_control: ArrayLike, *,
-                          level: float = 0.95) -> BinaryEffectBatch:
+                          level: float = 0.95) -> BinaryEffect[PerTrial]:
     """Risk differences (treated - control) of many 2x2 tables; see
     :func:`risk_ratio_batch`."""
     return _wald_batch("risk difference", events_treated, n_treated, events_control,
                        n_control, level)
 
 
-def _wald_scalar(measure: str, args: tuple[ArrayLike, ...], level: float) -> BinaryEffect:
+def _wald_scalar(measure: str, args: tuple[ArrayLike, ...], level: float) -> BinaryEffect[float]:
     for name, value in zip(("events_treated", "n_treated", "events_control", "n_control"),
                            args, strict=True):
         if np.ndim(value) != 0:
@@ -357,7 +296,7 @@ def _wald_scalar(measure: str, args: tuple[ArrayLike, ...], level: float) -> Bin
 
 
 def risk_ratio(events_treated: int, n_treated: int, events_control: int, n_control: int, *,
-               level: float = 0.95) -> BinaryEffect:
+               level: float = 0.95) -> BinaryEffect[float]:
     """Risk ratio (treated/control) of one 2x2 table with a Wald log-scale interval.
 
     Arguments:
@@ -377,14 +316,14 @@ def risk_ratio(events_treated: int, n_treated: int, events_control: int, n_contr
 
 
 def odds_ratio(events_treated: int, n_treated: int, events_control: int, n_control: int, *,
-               level: float = 0.95) -> BinaryEffect:
+               level: float = 0.95) -> BinaryEffect[float]:
     """Odds ratio (treated/control) of one 2x2 table; conventions as :func:`risk_ratio`."""
     return _wald_scalar("odds ratio", (events_treated, n_treated, events_control, n_control),
                         level)
 
 
 def risk_difference(events_treated: int, n_treated: int, events_control: int,
-                    n_control: int, *, level: float = 0.95) -> BinaryEffect:
+                    n_control: int, *, level: float = 0.95) -> BinaryEffect[float]:
     """Risk difference (treated - control) of one 2x2 table with a Wald interval.
 
     The estimate uses the raw counts; with a zero cell the variance comes from the
@@ -517,7 +456,7 @@ def _conditional_mle(x: FloatArray, logd: FloatArray, table: tuple[FloatArray, .
 
 
 def _fisher(a: FloatArray, n1: FloatArray, c: FloatArray, n0: FloatArray, level: float,
-            estimate: bool) -> FisherBatch:
+            estimate: bool) -> FisherResult[PerTrial]:
     x, logd, bounds = _hypergeometric_support(a, n1, c, n0)
     p = _fisher_p(x, logd, a)
     single = bounds[0] == bounds[1]
@@ -533,7 +472,7 @@ def _fisher(a: FloatArray, n1: FloatArray, c: FloatArray, n0: FloatArray, level:
         "Fisher's exact test: the margins allow one table only (no events, or only events, "
         "in both arms): odds ratio undefined (NaN), p = 1" if single[i] else ""
         for i in range(a.shape[0]))
-    return FisherBatch(
+    return FisherResult(
         estimate=est, ci_low=lo, ci_high=hi, p_value=p, events_treated=a, n_treated=n1,
         events_control=c, n_control=n0, defined=~single, notes=notes, level=level,
         method="Fisher's exact test, two-sided (R fisher.test); conditional MLE odds ratio",
@@ -542,7 +481,7 @@ def _fisher(a: FloatArray, n1: FloatArray, c: FloatArray, n0: FloatArray, level:
 
 def fisher_exact_batch(events_treated: ArrayLike, n_treated: ArrayLike,
                        events_control: ArrayLike, n_control: ArrayLike, *,
-                       level: float = 0.95, estimate: bool = True) -> FisherBatch:
+                       level: float = 0.95, estimate: bool = True) -> FisherResult[PerTrial]:
     """Fisher's exact test of many 2x2 tables at once.
 
     Arguments:
@@ -553,7 +492,7 @@ def fisher_exact_batch(events_treated: ArrayLike, n_treated: ArrayLike,
             p-values are needed: it is several times faster).
 
     Returns:
-        A :class:`FisherBatch`.
+        A batch :class:`FisherResult`.
 
     Raises:
         InputError: negative/fractional counts, events > n, incompatible shapes.
@@ -569,7 +508,7 @@ def fisher_exact_batch(events_treated: ArrayLike, n_treated: ArrayLike,
 
 
 def fisher_exact(events_treated: int, n_treated: int, events_control: int, n_control: int,
-                 *, level: float = 0.95) -> FisherResult:
+                 *, level: float = 0.95) -> FisherResult[float]:
     """Fisher's exact test of one 2x2 table, as R's ``fisher.test`` (two-sided).
 
     Arguments:

@@ -1,4 +1,4 @@
-"""Shared pieces of the trial statistics: the warning class, input checks, result helpers.
+"""Shared pieces of the trial statistics: the warning class, input checks, numeric helpers.
 
 Conventions used throughout ``mscsim.trial``:
 
@@ -13,13 +13,11 @@ Conventions used throughout ``mscsim.trial``:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import sys
 import warnings
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,30 +63,6 @@ def emit(messages: Iterable[str]) -> tuple[str, ...]:
 def batch_summary(what: str, total: int, counts: dict[str, int]) -> list[str]:
     """One message per non-zero count: ``"<what>: k of n <reason>"``."""
     return [f"{what}: {k} of {total} {reason}" for reason, k in counts.items() if k > 0]
-
-
-def plain(value: Any) -> Any:
-    """Convert numpy / pandas values into plain Python objects for ``to_dict``."""
-    if isinstance(value, pd.DataFrame):
-        return {str(c): [plain(v) for v in value[c].tolist()] for c in value.columns}
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple | list):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    return value
-
-
-class ResultMixin:
-    """``to_dict`` for the frozen result dataclasses."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """All fields as plain Python objects (lists, floats, dicts of columns)."""
-        return {f.name: plain(getattr(self, f.name))
-                for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
 
 def check_level(level: float) -> float:

@@ -34,9 +34,7 @@ from scipy import special, stats
 
 from mscsim._errors import InputError
 from mscsim.trial._stats.common import (
-    BoolArray,
     FloatArray,
-    ResultMixin,
     as_binary,
     as_float,
     batch_summary,
@@ -46,13 +44,15 @@ from mscsim.trial._stats.common import (
     two_sided_p,
     z_quantile,
 )
+from mscsim.trial._stats.result import BatchableResult, PerTrial, ResultMixin, Value
 
 # ---------------------------------------------------------------- rank-sum
 
 
-@dataclass(frozen=True)
-class RankSumResult(ResultMixin):
-    """Wilcoxon rank-sum test of treated versus control.
+@dataclass(frozen=True, eq=False, repr=False)
+class RankSumResult(BatchableResult[Value]):
+    """Wilcoxon rank-sum test of treated versus control, of one trial or of a batch
+    (numbers, or arrays with one entry per replicate; ``batch[i]`` is replicate ``i``).
 
     Attributes:
         estimate: Hodges-Lehmann shift (treated - control); NaN if not computed.
@@ -62,49 +62,25 @@ class RankSumResult(ResultMixin):
         z: the continuity-corrected standardised statistic.
         auc: ``W / (n1 n0)``, the probability that a treated value exceeds a control value
             (ties count one half).
+        defined: False for an empty arm or all values tied; notes: each replicate's
+            warning text ('' when none); warnings: what was warned.
     """
 
-    estimate: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    statistic: float
-    z: float
-    auc: float
-    n_treated: int
-    n_control: int
-    method: str
-    warnings: tuple[str, ...]
-
-
-@dataclass(frozen=True, eq=False)
-class RankSumBatch(ResultMixin):
-    """Rank-sum tests of many replicate trials: :class:`RankSumResult` fields as arrays."""
-
-    estimate: FloatArray
-    ci_low: FloatArray
-    ci_high: FloatArray
-    p_value: FloatArray
-    statistic: FloatArray
-    z: FloatArray
-    auc: FloatArray
-    n_treated: FloatArray
-    n_control: FloatArray
-    defined: BoolArray
+    estimate: Value
+    ci_low: Value
+    ci_high: Value
+    p_value: Value
+    statistic: Value
+    z: Value
+    auc: Value
+    n_treated: Value
+    n_control: Value
+    defined: Value
     notes: tuple[str, ...]
     method: str
     warnings: tuple[str, ...]
 
-    def __len__(self) -> int:
-        return int(self.p_value.shape[0])
-
-    def __getitem__(self, i: int) -> RankSumResult:
-        note = self.notes[i]
-        floats = {f: float(getattr(self, f)[i]) for f in (
-            "estimate", "ci_low", "ci_high", "p_value", "statistic", "z", "auc")}
-        return RankSumResult(**floats, n_treated=int(self.n_treated[i]),
-                             n_control=int(self.n_control[i]), method=self.method,
-                             warnings=(note,) if note else ())
+    whole_numbers = ("n_treated", "n_control")
 
 
 def _tie_sum(values: FloatArray) -> FloatArray:
@@ -132,7 +108,7 @@ def _hodges_lehmann(values: FloatArray, arm: FloatArray) -> FloatArray:
 
 
 def _rank_sum(values: FloatArray, arm: FloatArray, correct: bool,
-              estimate: bool) -> RankSumBatch:
+              estimate: bool) -> RankSumResult[PerTrial]:
     n = values.shape[1]
     n1 = arm.sum(axis=1)
     n0 = n - n1
@@ -156,7 +132,7 @@ def _rank_sum(values: FloatArray, arm: FloatArray, correct: bool,
               + (" and continuity correction" if correct else "")
               + " (R wilcox.test exact = FALSE); Hodges-Lehmann shift")
     nan = np.full(n1.shape, np.nan)
-    return RankSumBatch(
+    return RankSumResult(
         estimate=est, ci_low=nan, ci_high=nan, p_value=np.where(ok, two_sided_p(z), 1.0),
         statistic=np.where(empty, np.nan, w), z=np.where(ok, z, np.nan),
         auc=np.where(empty, np.nan, auc), n_treated=n1, n_control=n0, defined=ok,
@@ -173,7 +149,7 @@ def _rank_inputs(values: ArrayLike, arm: ArrayLike, ndim: int) -> tuple[FloatArr
 
 
 def wilcoxon_rank_sum_batch(values: ArrayLike, arm: ArrayLike, *, correct: bool = True,
-                            estimate: bool = False) -> RankSumBatch:
+                            estimate: bool = False) -> RankSumResult[PerTrial]:
     """Wilcoxon rank-sum tests of many replicate trials at once.
 
     Arguments:
@@ -183,7 +159,7 @@ def wilcoxon_rank_sum_batch(values: ArrayLike, arm: ArrayLike, *, correct: bool 
         estimate: also compute the Hodges-Lehmann shift (a loop over replicates).
 
     Returns:
-        A :class:`RankSumBatch`.
+        A batch :class:`RankSumResult`.
 
     Raises:
         InputError: NaN values, arm not 0/1, mismatched shapes.
@@ -197,7 +173,7 @@ def wilcoxon_rank_sum_batch(values: ArrayLike, arm: ArrayLike, *, correct: bool 
 
 
 def wilcoxon_rank_sum(values: ArrayLike, arm: ArrayLike, *,
-                      correct: bool = True) -> RankSumResult:
+                      correct: bool = True) -> RankSumResult[float]:
     """Wilcoxon rank-sum (Mann-Whitney) test of treated versus control in one trial.
 
     Arguments:
@@ -220,9 +196,10 @@ def wilcoxon_rank_sum(values: ArrayLike, arm: ArrayLike, *,
 # ---------------------------------------------------------------- worst rank
 
 
-@dataclass(frozen=True)
-class WorstRankResult(ResultMixin):
-    """Worst-rank analysis of treated versus control (deaths ranked below survivors).
+@dataclass(frozen=True, eq=False, repr=False)
+class WorstRankResult(BatchableResult[Value]):
+    """Worst-rank analysis of treated versus control (deaths ranked below survivors), of
+    one trial or of a batch (numbers, or arrays with one entry per replicate).
 
     Attributes:
         estimate: probability that a treated patient does better than a control patient
@@ -232,56 +209,26 @@ class WorstRankResult(ResultMixin):
         p_value: the rank-sum test's (R ``wilcox.test(exact = FALSE)`` on the ranks).
         statistic: ``W``; se: standard error of the estimate (DeLong / Brunner-Munzel).
         deaths_treated, deaths_control: patients ranked as deaths.
+        notes, warnings: as :class:`RankSumResult`.
     """
 
-    estimate: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    statistic: float
-    z: float
-    se: float
-    n_treated: int
-    n_control: int
-    deaths_treated: int
-    deaths_control: int
-    level: float
-    method: str
-    warnings: tuple[str, ...]
-
-
-@dataclass(frozen=True, eq=False)
-class WorstRankBatch(ResultMixin):
-    """Worst-rank analyses of many replicate trials: :class:`WorstRankResult` as arrays."""
-
-    estimate: FloatArray
-    ci_low: FloatArray
-    ci_high: FloatArray
-    p_value: FloatArray
-    statistic: FloatArray
-    z: FloatArray
-    se: FloatArray
-    n_treated: FloatArray
-    n_control: FloatArray
-    deaths_treated: FloatArray
-    deaths_control: FloatArray
+    estimate: Value
+    ci_low: Value
+    ci_high: Value
+    p_value: Value
+    statistic: Value
+    z: Value
+    se: Value
+    n_treated: Value
+    n_control: Value
+    deaths_treated: Value
+    deaths_control: Value
     notes: tuple[str, ...]
     level: float
     method: str
     warnings: tuple[str, ...]
 
-    def __len__(self) -> int:
-        return int(self.p_value.shape[0])
-
-    def __getitem__(self, i: int) -> WorstRankResult:
-        return WorstRankResult(
-            estimate=float(self.estimate[i]), ci_low=float(self.ci_low[i]),
-            ci_high=float(self.ci_high[i]), p_value=float(self.p_value[i]),
-            statistic=float(self.statistic[i]), z=float(self.z[i]), se=float(self.se[i]),
-            n_treated=int(self.n_treated[i]), n_control=int(self.n_control[i]),
-            deaths_treated=int(self.deaths_treated[i]),
-            deaths_control=int(self.deaths_control[i]), level=self.level,
-            method=self.method, warnings=(self.notes[i],) if self.notes[i] else ())
+    whole_numbers = ("n_treated", "n_control", "deaths_treated", "deaths_control")
 
 
 _WORST_RANK = ("worst-rank analysis (Lachin 1999): deaths ranked below every survivor, "
@@ -302,7 +249,7 @@ def worst_ranks(value: FloatArray, death: FloatArray, higher_is_better: bool) ->
 
 
 def _worst_rank(value: FloatArray, death: FloatArray, arm: FloatArray, higher_is_better: bool,
-                correct: bool, level: float) -> WorstRankBatch:
+                correct: bool, level: float) -> WorstRankResult[PerTrial]:
     ranks = worst_ranks(value, death, higher_is_better)
     test = _rank_sum(ranks, arm, correct, estimate=False)
     n1, n0 = test.n_treated, test.n_control
@@ -332,7 +279,7 @@ def _worst_rank(value: FloatArray, death: FloatArray, arm: FloatArray, higher_is
                           "worst-rank analysis: an arm has fewer than two patients, or the "
                           "probability is 0 or 1: no interval")
         for i in range(len(test)))
-    return WorstRankBatch(
+    return WorstRankResult(
         estimate=theta, ci_low=low, ci_high=high, p_value=test.p_value,
         statistic=test.statistic, z=test.z,
         se=np.where((n1 >= 2) & (n0 >= 2), se, np.nan), n_treated=n1, n_control=n0,
@@ -369,7 +316,7 @@ def _worst_rank_inputs(value: ArrayLike, death: ArrayLike, arm: ArrayLike,
 
 def worst_rank_test_batch(value: ArrayLike, death: ArrayLike, arm: ArrayLike, *,
                           higher_is_better: bool = True, correct: bool = True,
-                          level: float = 0.95) -> WorstRankBatch:
+                          level: float = 0.95) -> WorstRankResult[PerTrial]:
     """Worst-rank analyses of many replicate trials at once (shapes ``(replicates,
     patients)``; ``arm`` may be ``(patients,)``). See :func:`worst_rank_test`."""
     level = check_level(level)
@@ -383,7 +330,7 @@ def worst_rank_test_batch(value: ArrayLike, death: ArrayLike, arm: ArrayLike, *,
 
 def worst_rank_test(value: ArrayLike, death: ArrayLike, arm: ArrayLike, *,
                     higher_is_better: bool = True, correct: bool = True,
-                    level: float = 0.95) -> WorstRankResult:
+                    level: float = 0.95) -> WorstRankResult[float]:
     """Worst-rank analysis of a value at an assessment day with death before it.
 
     Arguments:
@@ -413,7 +360,7 @@ def worst_rank_test(value: ArrayLike, death: ArrayLike, arm: ArrayLike, *,
 # ---------------------------------------------------------------- ANCOVA
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class AncovaResult(ResultMixin):
     """Baseline-adjusted comparison of a continuous outcome (R ``lm``).
 

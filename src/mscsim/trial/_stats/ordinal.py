@@ -29,7 +29,6 @@ from scipy import special
 from mscsim._errors import InputError
 from mscsim.trial._stats.common import (
     FloatArray,
-    ResultMixin,
     as_binary,
     as_float,
     check_level,
@@ -39,9 +38,10 @@ from mscsim.trial._stats.common import (
     two_sided_p,
     z_quantile,
 )
+from mscsim.trial._stats.result import ResultMixin
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class ProportionalOddsResult(ResultMixin):
     """A proportional-odds fit and the common odds ratio of the arm.
 

@@ -25,7 +25,6 @@ from mscsim._errors import InputError
 from mscsim.trial._stats.common import (
     BoolArray,
     FloatArray,
-    ResultMixin,
     as_binary,
     as_float,
     batch_summary,
@@ -35,6 +34,7 @@ from mscsim.trial._stats.common import (
     two_sided_p,
     z_quantile,
 )
+from mscsim.trial._stats.result import BatchableResult, PerTrial, ResultMixin, Value
 
 CONF_TYPES = ("log-log", "log", "plain")
 """Kaplan-Meier confidence-interval transformations (as R's ``survfit`` ``conf.type``)."""
@@ -133,7 +133,7 @@ def _degenerate_reasons(rt: RiskTable) -> dict[str, BoolArray]:
 # ---------------------------------------------------------------- Kaplan-Meier
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class KaplanMeierResult(ResultMixin):
     """Kaplan-Meier estimate of one group.
 
@@ -258,9 +258,11 @@ def kaplan_meier(time: ArrayLike, event: ArrayLike, *, level: float = 0.95,
 # ---------------------------------------------------------------- log-rank
 
 
-@dataclass(frozen=True)
-class LogRankResult(ResultMixin):
-    """Log-rank test of treated versus control (R ``survdiff``, rho = 0).
+@dataclass(frozen=True, eq=False, repr=False)
+class LogRankResult(BatchableResult[Value]):
+    """Log-rank test of treated versus control (R ``survdiff``, rho = 0), of one trial or
+    of a batch (numbers, or arrays with one entry per replicate; ``batch[i]`` is replicate
+    ``i``).
 
     Attributes:
         statistic: chi-square (1 df); 0 when there is no information.
@@ -268,58 +270,29 @@ class LogRankResult(ResultMixin):
         estimate, ci_low, ci_high: the log-rank (Peto) hazard ratio
             ``exp((O1 - E1) / V)`` with limits ``exp((O1 - E1) / V +/- z / sqrt(V))``.
         observed_*, expected_*: observed and expected events per arm; variance: ``V``.
+        defined: False where there is no information; notes: each replicate's warning
+            text ('' when none); warnings: what was warned.
     """
 
-    statistic: float
-    p_value: float
-    estimate: float
-    ci_low: float
-    ci_high: float
-    observed_treated: float
-    expected_treated: float
-    observed_control: float
-    expected_control: float
-    variance: float
-    n_treated: int
-    n_control: int
-    level: float
-    method: str
-    warnings: tuple[str, ...]
-
-
-@dataclass(frozen=True, eq=False)
-class LogRankBatch(ResultMixin):
-    """Log-rank tests of many replicate trials: :class:`LogRankResult` fields as arrays."""
-
-    statistic: FloatArray
-    p_value: FloatArray
-    estimate: FloatArray
-    ci_low: FloatArray
-    ci_high: FloatArray
-    observed_treated: FloatArray
-    expected_treated: FloatArray
-    observed_control: FloatArray
-    expected_control: FloatArray
-    variance: FloatArray
-    n_treated: FloatArray
-    n_control: FloatArray
-    defined: BoolArray
+    statistic: Value
+    p_value: Value
+    estimate: Value
+    ci_low: Value
+    ci_high: Value
+    observed_treated: Value
+    expected_treated: Value
+    observed_control: Value
+    expected_control: Value
+    variance: Value
+    n_treated: Value
+    n_control: Value
+    defined: Value
     notes: tuple[str, ...]
     level: float
     method: str
     warnings: tuple[str, ...]
 
-    def __len__(self) -> int:
-        return int(self.statistic.shape[0])
-
-    def __getitem__(self, i: int) -> LogRankResult:
-        note = self.notes[i]
-        fields = {f: float(getattr(self, f)[i]) for f in (
-            "statistic", "p_value", "estimate", "ci_low", "ci_high", "observed_treated",
-            "expected_treated", "observed_control", "expected_control", "variance")}
-        return LogRankResult(**fields, n_treated=int(self.n_treated[i]),
-                             n_control=int(self.n_control[i]), level=self.level,
-                             method=self.method, warnings=(note,) if note else ())
+    whole_numbers = ("n_treated", "n_control")
 
 
 def _notes(what: str, reasons: dict[str, BoolArray], consequence: str) -> tuple[str, ...]:
@@ -331,7 +304,7 @@ def _notes(what: str, reasons: dict[str, BoolArray], consequence: str) -> tuple[
     return tuple(out)
 
 
-def _logrank(rt: RiskTable, level: float) -> tuple[LogRankBatch, dict[str, BoolArray]]:
+def _logrank(rt: RiskTable, level: float) -> tuple[LogRankResult[PerTrial], dict[str, BoolArray]]:
     n, n1, d = rt.n, rt.n1, rt.d
     with np.errstate(divide="ignore", invalid="ignore"):
         expected = np.where(d > 0, d * n1 / n, 0.0).sum(axis=1)
@@ -346,7 +319,7 @@ def _logrank(rt: RiskTable, level: float) -> tuple[LogRankBatch, dict[str, BoolA
     reasons = _degenerate_reasons(rt)
     reasons["no events while both arms were at risk"] = ~ok & ~np.any(
         list(reasons.values()), axis=0)
-    res = LogRankBatch(
+    res = LogRankResult(
         statistic=stat, p_value=np.where(ok, chi2_1_sf(stat), 1.0), estimate=np.exp(log_hr),
         ci_low=np.exp(log_hr - np.where(ok, half, np.nan)),
         ci_high=np.exp(log_hr + np.where(ok, half, np.nan)), observed_treated=observed,
@@ -360,7 +333,7 @@ def _logrank(rt: RiskTable, level: float) -> tuple[LogRankBatch, dict[str, BoolA
 
 
 def logrank_test_batch(time: ArrayLike, event: ArrayLike, arm: ArrayLike, *,
-                       level: float = 0.95) -> LogRankBatch:
+                       level: float = 0.95) -> LogRankResult[PerTrial]:
     """Log-rank tests of many replicate trials at once.
 
     Arguments:
@@ -370,7 +343,7 @@ def logrank_test_batch(time: ArrayLike, event: ArrayLike, arm: ArrayLike, *,
         level: confidence level of the log-rank hazard ratio.
 
     Returns:
-        A :class:`LogRankBatch`; one summary :class:`StatisticsWarning` per kind of
+        A batch :class:`LogRankResult`; one summary :class:`StatisticsWarning` per kind of
         degenerate replicate (no events, empty arm).
 
     Raises:
@@ -385,7 +358,7 @@ def logrank_test_batch(time: ArrayLike, event: ArrayLike, arm: ArrayLike, *,
 
 
 def logrank_test(time: ArrayLike, event: ArrayLike, arm: ArrayLike, *,
-                 level: float = 0.95) -> LogRankResult:
+                 level: float = 0.95) -> LogRankResult[float]:
     """Log-rank test of treated versus control in one trial (as R ``survdiff``).
 
     Arguments:
@@ -408,9 +381,10 @@ def logrank_test(time: ArrayLike, event: ArrayLike, arm: ArrayLike, *,
 # ---------------------------------------------------------------- Cox
 
 
-@dataclass(frozen=True)
-class CoxResult(ResultMixin):
-    """Cox proportional-hazards model with the arm as its only covariate (R ``coxph``).
+@dataclass(frozen=True, eq=False, repr=False)
+class CoxResult(BatchableResult[Value]):
+    """Cox proportional-hazards model with the arm as its only covariate (R ``coxph``), of
+    one trial or of a batch (numbers, or arrays with one entry per replicate).
 
     Attributes:
         estimate, ci_low, ci_high: hazard ratio (treated/control) and Wald limits.
@@ -420,73 +394,36 @@ class CoxResult(ResultMixin):
         p_wald, score_statistic, p_score, lrt_statistic, p_lrt: the three tests of R's
             ``summary.coxph``.
         loglik_null, loglik: partial log-likelihood at 0 and at the estimate.
+        defined: False where the hazard ratio is undefined, 0 or inf; notes, warnings: as
+            :class:`LogRankResult`.
     """
 
-    estimate: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    log_hr: float
-    se: float
-    statistic: float
-    p_wald: float
-    score_statistic: float
-    p_score: float
-    lrt_statistic: float
-    p_lrt: float
-    loglik_null: float
-    loglik: float
-    n: int
-    events: int
-    iterations: int
-    converged: bool
-    ties: str
-    level: float
-    method: str
-    warnings: tuple[str, ...]
-
-
-@dataclass(frozen=True, eq=False)
-class CoxBatch(ResultMixin):
-    """Cox models of many replicate trials: :class:`CoxResult` fields as arrays."""
-
-    estimate: FloatArray
-    ci_low: FloatArray
-    ci_high: FloatArray
-    p_value: FloatArray
-    log_hr: FloatArray
-    se: FloatArray
-    statistic: FloatArray
-    p_wald: FloatArray
-    score_statistic: FloatArray
-    p_score: FloatArray
-    lrt_statistic: FloatArray
-    p_lrt: FloatArray
-    loglik_null: FloatArray
-    loglik: FloatArray
-    n: FloatArray
-    events: FloatArray
-    iterations: FloatArray
-    converged: BoolArray
-    defined: BoolArray
+    estimate: Value
+    ci_low: Value
+    ci_high: Value
+    p_value: Value
+    log_hr: Value
+    se: Value
+    statistic: Value
+    p_wald: Value
+    score_statistic: Value
+    p_score: Value
+    lrt_statistic: Value
+    p_lrt: Value
+    loglik_null: Value
+    loglik: Value
+    n: Value
+    events: Value
+    iterations: Value
+    converged: Value
+    defined: Value
     notes: tuple[str, ...]
     ties: str
     level: float
     method: str
     warnings: tuple[str, ...]
 
-    def __len__(self) -> int:
-        return int(self.estimate.shape[0])
-
-    def __getitem__(self, i: int) -> CoxResult:
-        note = self.notes[i]
-        floats = {f: float(getattr(self, f)[i]) for f in (
-            "estimate", "ci_low", "ci_high", "p_value", "log_hr", "se", "statistic", "p_wald",
-            "score_statistic", "p_score", "lrt_statistic", "p_lrt", "loglik_null", "loglik")}
-        return CoxResult(**floats, n=int(self.n[i]), events=int(self.events[i]),
-                         iterations=int(self.iterations[i]),
-                         converged=bool(self.converged[i]), ties=self.ties, level=self.level,
-                         method=self.method, warnings=(note,) if note else ())
+    whole_numbers = ("n", "events", "iterations")
 
 
 @dataclass(frozen=True, eq=False)
@@ -561,7 +498,7 @@ def _newton(terms: _CoxTerms, todo: BoolArray, tol: float = 1e-12,
     return beta, iters, todo & ~active
 
 
-def _cox(rt: RiskTable, ties: str, level: float) -> CoxBatch:
+def _cox(rt: RiskTable, ties: str, level: float) -> CoxResult[PerTrial]:
     terms = _cox_terms(rt, ties)
     reasons = _degenerate_reasons(rt)
     none_yet = ~np.any(list(reasons.values()), axis=0)
@@ -609,7 +546,7 @@ def _cox(rt: RiskTable, ties: str, level: float) -> CoxBatch:
     notes = tuple(note or ("" if converged[i] or not regular[i] else
                            "Cox model: Newton-Raphson did not converge")
                   for i, note in enumerate(notes))
-    return CoxBatch(
+    return CoxResult(
         estimate=np.where(undefined, np.nan, np.exp(beta)),
         ci_low=np.exp(beta - half), ci_high=np.exp(beta + half),
         p_value=np.where(regular, p_wald, p_score), log_hr=np.where(undefined, np.nan, beta),
@@ -629,7 +566,7 @@ def _check_ties(ties: str) -> str:
 
 
 def cox_ph_batch(time: ArrayLike, event: ArrayLike, arm: ArrayLike, *, ties: str = "efron",
-                 level: float = 0.95) -> CoxBatch:
+                 level: float = 0.95) -> CoxResult[PerTrial]:
     """Cox models (arm only) of many replicate trials at once.
 
     Arguments:
@@ -638,7 +575,7 @@ def cox_ph_batch(time: ArrayLike, event: ArrayLike, arm: ArrayLike, *, ties: str
         level: confidence level.
 
     Returns:
-        A :class:`CoxBatch`; one summary :class:`StatisticsWarning` per kind of
+        A batch :class:`CoxResult`; one summary :class:`StatisticsWarning` per kind of
         degenerate replicate.
 
     Raises:
@@ -655,7 +592,7 @@ def cox_ph_batch(time: ArrayLike, event: ArrayLike, arm: ArrayLike, *, ties: str
 
 
 def cox_ph(time: ArrayLike, event: ArrayLike, arm: ArrayLike, *, ties: str = "efron",
-           level: float = 0.95) -> CoxResult:
+           level: float = 0.95) -> CoxResult[float]:
     """Cox proportional-hazards model of one trial with the arm as covariate.
 
     Arguments:
@@ -681,7 +618,7 @@ def cox_ph(time: ArrayLike, event: ArrayLike, arm: ArrayLike, *, ties: str = "ef
 # ---------------------------------------------------------------- competing risks
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class CumulativeIncidenceResult(ResultMixin):
     """Aalen-Johansen cumulative incidence of competing events (R ``survfit`` with a factor
     status: ``pstate``).

@@ -28,18 +28,18 @@ from numpy.typing import ArrayLike
 from mscsim._errors import InputError
 from mscsim.trial._stats.common import (
     FloatArray,
-    ResultMixin,
     as_binary,
     check_level,
     emit,
     two_sided_p,
     z_quantile,
 )
+from mscsim.trial._stats.result import ResultMixin
 
 Direction = Literal["higher", "lower"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class WinRatioResult(ResultMixin):
     """Win ratio of treated over control.
 
