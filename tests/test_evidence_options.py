@@ -1,4 +1,4 @@
-"""``AnalysisOptions``: bad options fail on construction, naming the field, before the
+"""``MetaAnalysisOptions``: bad options fail on construction, naming the field, before the
 evidence dataset is read; the CLI builds the same object."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 
 from mscsim import InputError
 from mscsim.cli import main
-from mscsim.evidence import AnalysisOptions, FitControl, analyse_outcome
+from mscsim.evidence import FitControl, MetaAnalysisOptions, analyse_outcome
 
 
 @pytest.fixture
@@ -39,15 +39,15 @@ def no_dataset(monkeypatch: pytest.MonkeyPatch) -> None:
 ])
 def test_bad_options_fail_on_construction_naming_the_field(no_dataset, options, field) -> None:
     with pytest.raises(InputError) as err:
-        AnalysisOptions(**options)
+        MetaAnalysisOptions(**options)
     assert err.value.field == field
 
 
 def test_defaults_and_derived_values() -> None:
-    options = AnalysisOptions()
+    options = MetaAnalysisOptions()
     assert options.effect_measure == "RR" and options.test == "z" and options.selection == {}
     assert options.zero_cell.drop00 is False
-    peto = AnalysisOptions(method="PETO", knha=True, filters=["design=RCT", "design=cohort"],
+    peto = MetaAnalysisOptions(method="PETO", knha=True, filters=["design=RCT", "design=cohort"],
                            control=FitControl())
     assert peto.effect_measure == "PETO" and peto.test == "knha"
     assert peto.zero_cell.drop00 is True  # metafor's default for rma.peto
@@ -55,7 +55,7 @@ def test_defaults_and_derived_values() -> None:
 
 
 def test_the_options_reach_the_result() -> None:
-    res = analyse_outcome("mortality", AnalysisOptions(measure="OR", method="DL", knha=True,
+    res = analyse_outcome("mortality", MetaAnalysisOptions(measure="OR", method="DL", knha=True,
                                                        filters={"design": "RCT"}, level=0.9))
     assert (res.measure, res.method, res.test, res.level) == ("OR", "DL", "knha", 0.9)
     assert res.filters == {"design": ["RCT"]}

@@ -22,7 +22,7 @@ from mscsim.cli._evidence_options import (
 )
 from mscsim.evidence import (
     SUBGROUP_KEYS,
-    AnalysisOptions,
+    MetaAnalysisOptions,
     MetaResult,
     SubgroupResult,
     analyse_outcome,
@@ -65,7 +65,7 @@ def _quiet(func: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _analysis(subgroup: str | None, outcome: str,
-              options: AnalysisOptions) -> MetaResult | SubgroupResult:
+              options: MetaAnalysisOptions) -> MetaResult | SubgroupResult:
     if subgroup:
         return _quiet(analyse_subgroups, subgroup, outcome, options)
     return _quiet(analyse_outcome, outcome, options)
@@ -146,7 +146,7 @@ def export(
 def meta(
     *,
     outcome: OutcomeOpt = "mortality",
-    options: AnalysisOptions,
+    options: MetaAnalysisOptions,
     subgroup: SubgroupOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -161,7 +161,7 @@ def forest(
     *,
     output: PlotOpt,
     outcome: OutcomeOpt = "mortality",
-    options: AnalysisOptions,
+    options: MetaAnalysisOptions,
     subgroup: SubgroupOpt = None,
     title: TitleOpt = None,
 ) -> None:
@@ -179,7 +179,7 @@ def funnel(
     *,
     output: PlotOpt,
     outcome: OutcomeOpt = "mortality",
-    options: AnalysisOptions,
+    options: MetaAnalysisOptions,
     trimfill: Annotated[bool, typer.Option("--trimfill/--no-trimfill",
                                            help="Show trim-and-fill studies.")] = True,
     title: TitleOpt = None,
@@ -213,7 +213,7 @@ def funnel(
 def cumulative_(
     *,
     outcome: OutcomeOpt = "mortality",
-    options: AnalysisOptions,
+    options: MetaAnalysisOptions,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Also write a plot (.png/.svg/.pdf) or the table (.csv).")]
     = None,

@@ -2,7 +2,7 @@
 
 The data selection options (:data:`OutcomeOpt`, :data:`TimepointOpt`, :data:`FilterOpt`)
 are typer aliases; the analysis options are added to a command by
-:func:`with_analysis_options`, which builds the :class:`~mscsim.evidence.AnalysisOptions`
+:func:`with_analysis_options`, which builds the :class:`~mscsim.evidence.MetaAnalysisOptions`
 (so checks them) before the command runs.
 """
 
@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mscsim.evidence import AnalysisOptions
+from mscsim.evidence import MetaAnalysisOptions
 
 FilterOpt = Annotated[list[str] | None, typer.Option(
     "--filter", "-f", metavar="KEY=VALUE",
@@ -27,7 +27,7 @@ OutcomeOpt = Annotated[str, typer.Option(help="Outcome, e.g. mortality.")]
 TimepointOpt = Annotated[int | None, typer.Option(
     help="Target day (+-3 d); default: each study's longest timepoint up to 90 days.")]
 
-#: command-line parameter -> (AnalysisOptions field, typer annotation), in --help order
+#: command-line parameter -> (MetaAnalysisOptions field, typer annotation), in --help order
 _ANALYSIS_OPTIONS: dict[str, tuple[str, Any]] = {
     "measure": ("measure", Annotated[str | None, typer.Option(
         help="Effect measure: RR, OR, RD or PETO [default: RR; PETO with --method PETO].")]),
@@ -51,7 +51,7 @@ _ANALYSIS_OPTIONS: dict[str, tuple[str, Any]] = {
 
 
 def _parameters() -> list[inspect.Parameter]:
-    defaults = {f.name: f.default for f in dataclasses.fields(AnalysisOptions)}
+    defaults = {f.name: f.default for f in dataclasses.fields(MetaAnalysisOptions)}
     return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=defaults[field],
                               annotation=annotation)
             for name, (field, annotation) in _ANALYSIS_OPTIONS.items()]
@@ -59,7 +59,7 @@ def _parameters() -> list[inspect.Parameter]:
 
 def with_analysis_options(command: Callable[..., None]) -> Callable[..., None]:
     """Give the typer command ``command`` the analysis options in place of its keyword-only
-    parameter ``options``; it is called with ``options`` an :class:`AnalysisOptions`
+    parameter ``options``; it is called with ``options`` an :class:`MetaAnalysisOptions`
     made from them."""
     signature = inspect.signature(command, eval_str=True)
     parameters = [q for p in signature.parameters.values()
@@ -68,7 +68,7 @@ def with_analysis_options(command: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(command)
     def run(**kwargs: Any) -> None:
         values = {field: kwargs.pop(name) for name, (field, _) in _ANALYSIS_OPTIONS.items()}
-        command(**kwargs, options=AnalysisOptions(**values))
+        command(**kwargs, options=MetaAnalysisOptions(**values))
 
     # typer reads the parameters from the signature
     run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]

@@ -52,7 +52,7 @@ from mscsim.evidence._meta import (
     subgroup_analysis,
     tau2_qprofile_ci,
 )
-from mscsim.evidence._options import AnalysisOptions, parse_filters
+from mscsim.evidence._options import MetaAnalysisOptions, parse_filters
 from mscsim.evidence._plots import (
     check_plot_path,
     cumulative_plot,
@@ -68,7 +68,7 @@ __all__ = [
     "check_plot_path",
     "heterogeneity_text",
     "SUBGROUP_KEYS",
-    "AnalysisOptions",
+    "MetaAnalysisOptions",
     "TAU2_ESTIMATORS",
     "DiagnosticTable",
     "EffectSizes",

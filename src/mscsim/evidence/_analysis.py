@@ -18,7 +18,7 @@ from mscsim._errors import InputError
 from mscsim._io import atomic_path
 from mscsim.evidence._diagnostics import DiagnosticTable, cumulative
 from mscsim.evidence._meta import MetaResult, SubgroupResult, meta_analysis, subgroup_analysis
-from mscsim.evidence._options import AnalysisOptions, Filters, parse_filters
+from mscsim.evidence._options import Filters, MetaAnalysisOptions, parse_filters
 
 SUBGROUP_KEYS: tuple[str, ...] = ("design", "product", "msc_source", "severity", "blinding",
                                   "ventilated", "control", "country")
@@ -76,10 +76,10 @@ def _table_or_raise(outcome: str, timepoint: int | None,
 
 
 def analyse_outcome(outcome: str = "mortality",
-                    options: AnalysisOptions | None = None) -> MetaResult:
+                    options: MetaAnalysisOptions | None = None) -> MetaResult:
     """Meta-analysis of one outcome (e.g. ``"mortality"``) of the evidence dataset, as
-    ``options`` say (default: :class:`AnalysisOptions`)."""
-    options = options or AnalysisOptions()
+    ``options`` say (default: :class:`MetaAnalysisOptions`)."""
+    options = options or MetaAnalysisOptions()
     flt = options.selection
     table = _table_or_raise(outcome, options.timepoint, flt)
     zero_cell = options.zero_cell
@@ -91,13 +91,13 @@ def analyse_outcome(outcome: str = "mortality",
 
 
 def analyse_subgroups(by: str, outcome: str = "mortality",
-                      options: AnalysisOptions | None = None) -> SubgroupResult:
+                      options: MetaAnalysisOptions | None = None) -> SubgroupResult:
     """Subgroup analysis of one outcome by a study covariate (``by``: design, product,
     msc_source, severity, ...), with the test for subgroup differences."""
     if by not in SUBGROUP_KEYS:
         raise InputError(f"cannot form subgroups by '{by}'", field="--subgroup",
                          hint="use one of " + ", ".join(SUBGROUP_KEYS))
-    options = options or AnalysisOptions()
+    options = options or MetaAnalysisOptions()
     flt = options.selection
     table = _table_or_raise(outcome, options.timepoint, flt)
     from mscsim.evidence._effects import escalc_frame
@@ -114,9 +114,9 @@ def analyse_subgroups(by: str, outcome: str = "mortality",
 
 
 def cumulative_by_date(outcome: str = "mortality",
-                       options: AnalysisOptions | None = None) -> DiagnosticTable:
+                       options: MetaAnalysisOptions | None = None) -> DiagnosticTable:
     """Cumulative meta-analysis with studies added by publication date (``pub_date``)."""
-    options = options or AnalysisOptions()
+    options = options or MetaAnalysisOptions()
     res = analyse_outcome(outcome, options)
     table = comparison_table(outcome, timepoint=options.timepoint, filters=res.filters)
     dates = pd.to_datetime(table["pub_date"]).dt.strftime("%Y-%m-%d").tolist()

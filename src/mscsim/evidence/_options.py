@@ -1,6 +1,6 @@
 """The options of a meta-analysis of the evidence dataset, checked when they are made.
 
-:class:`AnalysisOptions` is what :func:`mscsim.evidence.analyse_outcome`,
+:class:`MetaAnalysisOptions` is what :func:`mscsim.evidence.analyse_outcome`,
 :func:`~mscsim.evidence.analyse_subgroups` and :func:`~mscsim.evidence.cumulative_by_date`
 take, and what every ``mscsim evidence`` analysis command builds from its options.
 """
@@ -47,7 +47,7 @@ def parse_filters(items: Sequence[str] | Filters | None) -> dict[str, list[str]]
 
 
 @dataclass(frozen=True)
-class AnalysisOptions:
+class MetaAnalysisOptions:
     """How to meta-analyse an outcome of the evidence dataset; every field is checked on
     construction, so bad options fail before any data is read.
 
