@@ -54,3 +54,12 @@ def test_the_command_refuses_bad_options_before_reading_the_spec(
     err = capsys.readouterr().err
     assert f"field '{field}'" in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_flagship_job_refuses_bad_replicates_before_any_simulation(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["flagship", "-o", str(tmp_path / "fl"), "--replicates", "0"])
+    assert exit_.value.code == 2
+    assert "field 'replicates'" in capsys.readouterr().err
+    assert not (tmp_path / "fl").exists()
