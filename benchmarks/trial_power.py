@@ -21,7 +21,7 @@ import time
 import warnings
 
 from mscsim.population import GenerationOptions, generate_population, read_population
-from mscsim.trial import build_pool, power_analysis, spec_from_dict
+from mscsim.trial import PowerOptions, build_pool, power_analysis, spec_from_dict
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     pool = build_pool(spec, population=population, workers=args.workers)
     t_sim = time.perf_counter() - start
     start = time.perf_counter()
-    result = power_analysis(spec, args.replicates, pool=pool)
+    result = power_analysis(spec, PowerOptions(replicates=args.replicates), pool=pool)
     t_analysis = time.perf_counter() - start
     out = result.to_dict()
     screened = pool.cohort.flow["assessed at enrolment"] if pool.cohort else 0

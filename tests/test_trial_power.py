@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mscsim import InputError
-from mscsim.trial import Pool, build_pool, power_analysis, screen
+from mscsim.trial import Pool, PowerOptions, build_pool, power_analysis, screen
 from mscsim.trial._power import draws, pilot_pattern, replicate_data, sample_size_search
 from mscsim.trial._stats.binary import risk_ratio_batch
 from tests._trial_helpers import severe_population, spec
@@ -38,7 +38,7 @@ def test_type_i_error_is_nominal_under_the_null(primary: str, test: str) -> None
     pool = synthetic_pool(20000, 0.3, 0.3, seed=1, continuous=primary == "survival")
     s = spec(sample_size=200, endpoints={"primary": primary, "secondary": []},
              analysis={"binary_test": test})
-    res = power_analysis(s, 4000, pool=pool).to_dict()
+    res = power_analysis(s, PowerOptions(replicates=4000), pool=pool).to_dict()
     # the MSC arm's outcomes replaced by the controls': both estimate the size of the test
     for rate in (res["type_i_error"], res["power"]):
         assert abs(rate - 0.05) < mc_band(0.05, 4000), res
@@ -47,7 +47,7 @@ def test_type_i_error_is_nominal_under_the_null(primary: str, test: str) -> None
 def test_fisher_is_conservative_under_the_null() -> None:
     pool = synthetic_pool(20000, 0.3, 0.3, seed=2)
     s = spec(sample_size=60, endpoints={"primary": "mortality_d28", "secondary": []})
-    res = power_analysis(s, 4000, pool=pool).to_dict()
+    res = power_analysis(s, PowerOptions(replicates=4000), pool=pool).to_dict()
     assert res["type_i_error"] < 0.05 + mc_band(0.05, 4000)
 
 
@@ -56,7 +56,7 @@ def test_risk_ratio_interval_covers_the_truth_in_a_large_design() -> None:
     truth = pool.treated.death_time.notna().mean() / pool.control.death_time.notna().mean()
     s = spec(sample_size=1000, endpoints={"primary": "mortality_d28", "secondary": []},
              analysis={"binary_test": "wald"})
-    res = power_analysis(s, 2000, pool=pool)
+    res = power_analysis(s, PowerOptions(replicates=2000), pool=pool)
     covered = (res.effect.ci_low <= truth) & (truth <= res.effect.ci_high)
     assert abs(covered.mean() - 0.95) < mc_band(0.95, 2000)
     assert res.to_dict()["power"] > 0.9
@@ -65,9 +65,10 @@ def test_risk_ratio_interval_covers_the_truth_in_a_large_design() -> None:
 def test_pool_of_ten_times_n_matches_the_super_population() -> None:
     s = spec(sample_size=100, endpoints={"primary": "mortality_d28", "secondary": []},
              analysis={"binary_test": "wald"})
-    big = power_analysis(s, 2000, pool=synthetic_pool(200_000, 0.4, 0.25, seed=4))
-    small = power_analysis(s, 2000, pool=synthetic_pool(1000, 0.4, 0.25, seed=5))
-    tiny = power_analysis(s, 2000, pool=synthetic_pool(100, 0.4, 0.25, seed=6))
+    options = PowerOptions(replicates=2000)
+    big = power_analysis(s, options, pool=synthetic_pool(200_000, 0.4, 0.25, seed=4))
+    small = power_analysis(s, options, pool=synthetic_pool(1000, 0.4, 0.25, seed=5))
+    tiny = power_analysis(s, options, pool=synthetic_pool(100, 0.4, 0.25, seed=6))
     pb, ps = big.to_dict()["power"], small.to_dict()["power"]
     assert small.to_dict()["pool_valid"] and not tiny.to_dict()["pool_valid"]
     assert abs(pb - ps) < 4 * np.sqrt(2 * pb * (1 - pb) / 2000)
@@ -85,7 +86,7 @@ def test_batch_analysis_equals_direct_statistics() -> None:
              analysis={"binary_test": "wald"})
     idx, arm = draws(s, pool.size, 50)
     data = replicate_data(s, pool.control, pool.treated, "mortality_d28", idx, arm)
-    res = power_analysis(s, 50, pool=pool)
+    res = power_analysis(s, PowerOptions(replicates=50), pool=pool)
     dead_c = pool.control.death_time.notna().to_numpy()[idx]
     dead_t = pool.treated.death_time.notna().to_numpy()[idx]
     dead = np.where(arm == 1, dead_t, dead_c)
@@ -136,9 +137,9 @@ def tiny():
 def test_pool_and_resimulation_agree(tiny) -> None:
     s, cohort = tiny
     pool = build_pool(s, cohort=cohort, engine="serial")
-    by_pool = power_analysis(s, 6, pool=pool)
-    by_sim = power_analysis(s, 6, pool=Pool(cohort, cohort.control.values,
-                                            cohort.control.values), method="resimulate",
+    by_pool = power_analysis(s, PowerOptions(replicates=6), pool=pool)
+    by_sim = power_analysis(s, PowerOptions(replicates=6, method="resimulate"),
+                            pool=Pool(cohort, cohort.control.values, cohort.control.values),
                             engine="serial")
     for a, b in ((by_pool.effect, by_sim.effect), (by_pool.null, by_sim.null)):
         np.testing.assert_allclose(a.estimate, b.estimate, rtol=1e-6, equal_nan=True)
@@ -154,8 +155,9 @@ def test_leng_pilot_pattern_reported(tiny) -> None:
                 arms=[{"name": "msc", "dose_cells_per_kg": 1e6, "doses": 1},
                       {"name": "placebo", "control": True}],
                 endpoints={"primary": "mortality_d14", "secondary": []})
-    res = power_analysis(leng, 400, pool=build_pool(leng, cohort=screen(
-        leng, severe_population(), engine="serial"), engine="serial")).to_dict()
+    res = power_analysis(leng, PowerOptions(replicates=400), pool=build_pool(
+        leng, cohort=screen(leng, severe_population(), engine="serial"),
+        engine="serial")).to_dict()
     pilot = res["pilot_pattern"]
     assert 0 <= pilot["with_msc_effect"] <= 1 and 0 <= pilot["without_msc_effect"] <= 1
     surv = pilot["survival_only"]
@@ -169,7 +171,8 @@ def test_power_curve_from_one_pool() -> None:
     pool = synthetic_pool(20_000, 0.4, 0.2, seed=9)
     s = spec(sample_size=80, endpoints={"primary": "mortality_d28", "secondary": []},
              analysis={"binary_test": "wald"})
-    res = power_analysis(s, 1000, pool=pool, sample_sizes=[160, 40, 80, 40]).to_dict()
+    res = power_analysis(s, PowerOptions(replicates=1000, sample_sizes=[160, 40, 80, 40]),
+                         pool=pool).to_dict()
     curve = res["power_curve"]
     assert [p["n"] for p in curve] == [40, 80, 160]  # sorted, once each
     power = [p["power"] for p in curve]
@@ -191,8 +194,8 @@ def test_a_pool_too_small_for_a_curve_point_is_flagged() -> None:
     from mscsim.trial._power import pool_warning
 
     s = spec(sample_size=20, endpoints={"primary": "mortality_d28", "secondary": []})
-    res = power_analysis(s, 50, pool=synthetic_pool(300, 0.4, 0.2, seed=10),
-                         sample_sizes=[20, 40]).to_dict()
+    res = power_analysis(s, PowerOptions(replicates=50, sample_sizes=[20, 40]),
+                         pool=synthetic_pool(300, 0.4, 0.2, seed=10)).to_dict()
     assert res["pool_valid"] and [p["pool_valid"] for p in res["power_curve"]] == [True, False]
     warning = pool_warning(res)
     assert warning is not None and "N=40 (pool 7.5 N)" in warning and "N=20" not in warning
@@ -209,7 +212,7 @@ def test_conflicting_options_fail_before_the_population_is_read(kwargs, field: s
                                                                  message: str) -> None:
     # the spec's population folder does not exist: reading it would be another error
     with pytest.raises(InputError, match=message) as err:
-        power_analysis(spec(), 10, **kwargs)
+        power_analysis(spec(), PowerOptions(replicates=10, **kwargs))
     assert err.value.field == field
 
 
@@ -226,7 +229,8 @@ def test_the_pool_is_checked_right_after_screening(tiny, monkeypatch, changes, s
     monkeypatch.setattr(_power, "simulate_arm", no_simulation)
     s, cohort = tiny
     with pytest.raises(InputError, match="larger than the eligible pool") as err:
-        power_analysis(s.model_copy(update=changes), 10, pool=None, sample_sizes=sizes,
+        power_analysis(s.model_copy(update=changes),
+                       PowerOptions(replicates=10, sample_sizes=sizes), pool=None,
                        population=severe_population(), engine="serial")
     assert err.value.field == field
 
@@ -273,10 +277,12 @@ def _change_pool(n: int, shift: float, seed: int) -> Pool:
 
 def test_worst_rank_power_is_vectorised_and_nominal_under_the_null() -> None:
     s = spec(sample_size=100, endpoints={"primary": "pf_change_d7", "secondary": []})
-    null = power_analysis(s, 2000, pool=_change_pool(20000, 0.0, seed=4)).to_dict()
+    null = power_analysis(s, PowerOptions(replicates=2000),
+                          pool=_change_pool(20000, 0.0, seed=4)).to_dict()
     assert null["measure"] == "probability that MSC does better"
     for rate in (null["type_i_error"], null["power"]):
         assert abs(rate - 0.05) < mc_band(0.05, 2000), null
     assert abs(null["effect_median"] - 0.5) < 0.01
-    better = power_analysis(s, 2000, pool=_change_pool(20000, 30.0, seed=5)).to_dict()
+    better = power_analysis(s, PowerOptions(replicates=2000),
+                            pool=_change_pool(20000, 30.0, seed=5)).to_dict()
     assert better["power"] > 0.3 and better["effect_median"] > 0.55

@@ -20,7 +20,7 @@ import pytest
 from mscsim._errors import InputError
 from mscsim._io import read_parquet
 from mscsim.store import chunk_files, read_chunk
-from mscsim.trial import power_analysis, screen, spec_from_dict
+from mscsim.trial import PowerOptions, power_analysis, screen, spec_from_dict
 from mscsim.trial._enrol import doses_for
 from mscsim.trial._power import POOL_DIR, RESIMULATED_STAGES, TREATED_STAGE
 from mscsim.trial._simulate import ArmStore, simulate_arm
@@ -98,7 +98,8 @@ def test_the_command_equals_the_in_memory_analysis(setup: dict[str, Any]) -> Non
     per arm: the same numbers."""
     from mscsim.trial import load_spec
 
-    result = power_analysis(load_spec(setup["spec"]), REPLICATES, engine="serial")
+    result = power_analysis(load_spec(setup["spec"]), PowerOptions(replicates=REPLICATES),
+                            engine="serial")
     reference = setup["reference"]
     expected = json.loads(json.dumps(result.to_dict()))
     expected.pop("timings_s")
@@ -166,7 +167,7 @@ def test_a_changed_command_is_refused_naming_the_difference(tmp_path: Path,
 
     spec = spec_from_dict(spec_data(setup["population"], sample_size=16))
     with pytest.raises(InputError, match=f"replicates {REPLICATES} in the folder, 7 now"):
-        power_analysis(spec, 7, folder=reference, engine="serial")
+        power_analysis(spec, PowerOptions(replicates=7), folder=reference, engine="serial")
 
 
 def test_overwrite_starts_again_and_resimulate_streams_its_arms(tmp_path: Path,
@@ -174,17 +175,19 @@ def test_overwrite_starts_again_and_resimulate_streams_its_arms(tmp_path: Path,
     folder = tmp_path / "power"
     spec = spec_from_dict(spec_data(setup["population"]))
     starts: list[int] = []
-    first = power_analysis(spec, 3, method="resimulate", engine="serial", folder=folder)
+    resimulate = PowerOptions(replicates=3, method="resimulate")
+    first = power_analysis(spec, resimulate, engine="serial", folder=folder)
     for stage in RESIMULATED_STAGES:  # both resimulated arms, the null one included
         assert chunk_files(folder / POOL_DIR, stage)
-    again = power_analysis(spec, 3, method="resimulate", engine="serial", folder=folder,
+    again = power_analysis(spec, resimulate, engine="serial", folder=folder,
                            on_start=lambda store, done: starts.append(done))
     assert starts[0] > 0
     np.testing.assert_array_equal(first.replicate_table().to_numpy(),
                                   again.replicate_table().to_numpy())
     with pytest.raises(InputError, match="method 'resimulate' in the folder, 'pool' now"):
-        power_analysis(spec, 3, engine="serial", folder=folder)
-    power_analysis(spec, 3, engine="serial", folder=folder, overwrite=True)
+        power_analysis(spec, PowerOptions(replicates=3), engine="serial", folder=folder)
+    power_analysis(spec, PowerOptions(replicates=3), engine="serial", folder=folder,
+                   overwrite=True)
     assert not (folder / POOL_DIR / RESIMULATED_STAGES[0]).exists()
 
 

@@ -226,12 +226,13 @@ def _win_pool(n: int, p_control: float, p_treated: float, seed: int):
 
 
 def test_win_ratio_as_the_primary_endpoint_of_a_power_analysis():
-    from mscsim.trial import power_analysis
+    from mscsim.trial import PowerOptions, power_analysis
     from tests._trial_helpers import spec
 
     s = spec(sample_size=200, endpoints={"primary": "win_ratio_d28", "secondary": []})
-    null = power_analysis(s, 600, pool=_win_pool(5000, 0.3, 0.3, seed=4)).to_dict()
+    options = PowerOptions(replicates=600)
+    null = power_analysis(s, options, pool=_win_pool(5000, 0.3, 0.3, seed=4)).to_dict()
     assert null["measure"] == "win ratio"
     assert abs(null["type_i_error"] - 0.05) < 3 * math.sqrt(0.05 * 0.95 / 600), null
-    better = power_analysis(s, 600, pool=_win_pool(5000, 0.3, 0.1, seed=5)).to_dict()
+    better = power_analysis(s, options, pool=_win_pool(5000, 0.3, 0.1, seed=5)).to_dict()
     assert better["power"] > 0.5 and better["effect_median"] > 1, better

@@ -14,8 +14,15 @@ from typing import Annotated, Any
 
 import typer
 
+from mscsim.cli._evidence_options import (
+    FilterOpt,
+    OutcomeOpt,
+    TimepointOpt,
+    with_analysis_options,
+)
 from mscsim.evidence import (
     SUBGROUP_KEYS,
+    MetaAnalysisOptions,
     MetaResult,
     SubgroupResult,
     analyse_outcome,
@@ -38,31 +45,11 @@ app = typer.Typer(help="Published controlled MSC-COVID-19 studies and meta-analy
 
 # ------------------------------------------------------------------ shared options
 
-FilterOpt = Annotated[list[str] | None, typer.Option(
-    "--filter", "-f", metavar="KEY=VALUE",
-    help="Keep studies with KEY=VALUE (repeatable; a repeated key matches any of its "
-         "values). Keys: design, blinding, product, msc_source, severity, ventilated, "
-         "control, country, year.")]
-OutcomeOpt = Annotated[str, typer.Option(help="Outcome, e.g. mortality.")]
-MeasureOpt = Annotated[str | None, typer.Option(
-    help="Effect measure: RR, OR, RD or PETO [default: RR; PETO with --method PETO].")]
-MethodOpt = Annotated[str, typer.Option(
-    help="REML, DL, PM, ML, HE, SJ (random effects); FE/EE (inverse variance), MH "
-         "(Mantel-Haenszel) or PETO (fixed effect).")]
-KnhaOpt = Annotated[bool, typer.Option("--knha", help="Hartung-Knapp adjustment.")]
-TimepointOpt = Annotated[int | None, typer.Option(
-    help="Target day (+-3 d); default: each study's longest timepoint up to 90 days.")]
-LevelOpt = Annotated[float, typer.Option(help="Confidence level.")]
-AddOpt = Annotated[float, typer.Option(help="Continuity correction added to zero cells.")]
-ToOpt = Annotated[str, typer.Option(help="Which studies get it: only0, all, if0all, none.")]
-Drop00Opt = Annotated[bool | None, typer.Option(
-    "--drop00/--keep00", help="Drop double-zero studies (default as metafor: keep for "
-                              "inverse-variance methods, drop for MH/PETO).")]
-CorrectionOpt = Annotated[str, typer.Option(
-    help="constant (add to every cell) or tacc (treatment-arm correction).")]
 SubgroupOpt = Annotated[str | None, typer.Option(
     help="Subgroup analysis by: " + ", ".join(SUBGROUP_KEYS) + ".")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+PlotOpt = Annotated[Path, typer.Option("--output", "-o", help="Plot file (.png/.svg/.pdf).")]
+TitleOpt = Annotated[str | None, typer.Option(help="Plot title.")]
 
 
 def _warn(messages: Any) -> None:
@@ -77,10 +64,11 @@ def _quiet(func: Any, *args: Any, **kwargs: Any) -> Any:
         return func(*args, **kwargs)
 
 
-def _analysis(subgroup: str | None, **kw: Any) -> MetaResult | SubgroupResult:
+def _analysis(subgroup: str | None, outcome: str,
+              options: MetaAnalysisOptions) -> MetaResult | SubgroupResult:
     if subgroup:
-        return _quiet(analyse_subgroups, subgroup, **kw)
-    return _quiet(analyse_outcome, **kw)
+        return _quiet(analyse_subgroups, subgroup, outcome, options)
+    return _quiet(analyse_outcome, outcome, options)
 
 
 def _fmt(x: float, digits: int = 3) -> str:
@@ -154,81 +142,53 @@ def export(
 
 
 @app.command("meta")
+@with_analysis_options
 def meta(
+    *,
     outcome: OutcomeOpt = "mortality",
-    measure: MeasureOpt = None,
-    method: MethodOpt = "REML",
-    knha: KnhaOpt = False,
-    filter: FilterOpt = None,  # noqa: A002
-    timepoint: TimepointOpt = None,
+    options: MetaAnalysisOptions,
     subgroup: SubgroupOpt = None,
-    level: LevelOpt = 0.95,
-    add: AddOpt = 0.5,
-    to: ToOpt = "only0",
-    drop00: Drop00Opt = None,
-    correction: CorrectionOpt = "constant",
     as_json: JsonOpt = False,
 ) -> None:
     """Meta-analysis of an outcome (ratio measures reported exponentiated)."""
-    res = _analysis(subgroup, outcome=outcome, measure=measure, method=method, knha=knha,
-                    timepoint=timepoint, filters=filter, level=level, add=add, to=to,
-                    drop00=drop00, correction=correction)
+    res = _analysis(subgroup, outcome, options)
     _print_result(res, as_json)
 
 
 @app.command("forest")
+@with_analysis_options
 def forest(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Plot file (.png/.svg/.pdf).")],
+    *,
+    output: PlotOpt,
     outcome: OutcomeOpt = "mortality",
-    measure: MeasureOpt = None,
-    method: MethodOpt = "REML",
-    knha: KnhaOpt = False,
-    filter: FilterOpt = None,  # noqa: A002
-    timepoint: TimepointOpt = None,
+    options: MetaAnalysisOptions,
     subgroup: SubgroupOpt = None,
-    level: LevelOpt = 0.95,
-    add: AddOpt = 0.5,
-    to: ToOpt = "only0",
-    drop00: Drop00Opt = None,
-    correction: CorrectionOpt = "constant",
-    title: Annotated[str | None, typer.Option(help="Plot title.")] = None,
+    title: TitleOpt = None,
 ) -> None:
     """Forest plot: studies, subgroup and overall diamonds, prediction interval."""
     check_plot_path(output)
-    res = _analysis(subgroup, outcome=outcome, measure=measure, method=method, knha=knha,
-                    timepoint=timepoint, filters=filter, level=level, add=add, to=to,
-                    drop00=drop00, correction=correction)
+    res = _analysis(subgroup, outcome, options)
     forest_plot(res, output, title=title)
     _warn(res.warnings)
     typer.echo(f"wrote {output}")
 
 
 @app.command("funnel")
+@with_analysis_options
 def funnel(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Plot file (.png/.svg/.pdf).")],
+    *,
+    output: PlotOpt,
     outcome: OutcomeOpt = "mortality",
-    measure: MeasureOpt = None,
-    method: MethodOpt = "REML",
-    knha: KnhaOpt = False,
-    filter: FilterOpt = None,  # noqa: A002
-    timepoint: TimepointOpt = None,
-    level: LevelOpt = 0.95,
-    add: AddOpt = 0.5,
-    to: ToOpt = "only0",
-    drop00: Drop00Opt = None,
-    correction: CorrectionOpt = "constant",
+    options: MetaAnalysisOptions,
     trimfill: Annotated[bool, typer.Option("--trimfill/--no-trimfill",
                                            help="Show trim-and-fill studies.")] = True,
-    title: Annotated[str | None, typer.Option(help="Plot title.")] = None,
+    title: TitleOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Funnel plot with Egger's test, Begg and Mazumdar's rank test and (by default) trim
     and fill."""
     check_plot_path(output)
-    res: MetaResult = _quiet(analyse_outcome, outcome=outcome, measure=measure,
-                             method=method, knha=knha, timepoint=timepoint, filters=filter,
-                             level=level, add=add, to=to, drop00=drop00,
-                             correction=correction)
+    res: MetaResult = _quiet(analyse_outcome, outcome, options)
     notes = list(res.warnings)
     can_test = res.k >= 3 and res.method not in ("MH", "PETO")
     tf = _quiet(trim_and_fill, res) if trimfill and can_test else None
@@ -249,18 +209,11 @@ def funnel(
 
 
 @app.command("cumulative")
+@with_analysis_options
 def cumulative_(
+    *,
     outcome: OutcomeOpt = "mortality",
-    measure: MeasureOpt = None,
-    method: MethodOpt = "REML",
-    knha: KnhaOpt = False,
-    filter: FilterOpt = None,  # noqa: A002
-    timepoint: TimepointOpt = None,
-    level: LevelOpt = 0.95,
-    add: AddOpt = 0.5,
-    to: ToOpt = "only0",
-    drop00: Drop00Opt = None,
-    correction: CorrectionOpt = "constant",
+    options: MetaAnalysisOptions,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Also write a plot (.png/.svg/.pdf) or the table (.csv).")]
     = None,
@@ -269,9 +222,7 @@ def cumulative_(
     """Cumulative meta-analysis by publication date."""
     if output is not None and output.suffix.lower() != ".csv":
         check_plot_path(output)
-    tab = _quiet(cumulative_by_date, outcome=outcome, measure=measure, method=method,
-                 knha=knha, timepoint=timepoint, filters=filter, level=level, add=add, to=to,
-                 drop00=drop00, correction=correction)
+    tab = _quiet(cumulative_by_date, outcome, options)
     if output is not None:
         if output.suffix.lower() == ".csv":
             from mscsim._io import atomic_path

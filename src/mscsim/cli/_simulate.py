@@ -115,15 +115,17 @@ def flagship(
     virtual trial (Leng 2020: run, power, report)."""
     from mscsim.engine import get_engine
     from mscsim.report import flagship_report, flagship_trial
-    from mscsim.trial import load_spec
+    from mscsim.trial import PowerOptions, load_spec
 
-    spec = None if skip_trial else load_spec(trial)  # a bad spec fails before any work
+    # bad options and a bad spec fail before any work
+    power_options = None if skip_trial else PowerOptions(replicates=replicates)
+    spec = None if skip_trial else load_spec(trial)
     paths = flagship_report(output, dose_cells_per_kg=dose, days=days)
     if spec is not None:
         with get_engine(engine, workers, scheduler, chunk_size=chunk_size) as pool, \
                 progress_bars(quiet) as bars:
-            paths += flagship_trial(spec, output / spec.trial.name, replicates=replicates,
-                                    engine=pool, progress=bars)
+            paths += flagship_trial(spec, output / spec.trial.name,
+                                    power_options=power_options, engine=pool, progress=bars)
     for path in paths:
         typer.echo(f"wrote {path}", err=True)
     if spec is not None:

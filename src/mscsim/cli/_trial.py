@@ -108,9 +108,10 @@ def power(
     from mscsim.cli._parse import comma_separated
     from mscsim.cli._population import EXIT_INTERRUPTED
     from mscsim.store import chunk_files
-    from mscsim.trial import POOL_DIR, load_spec, power_analysis, write_power
+    from mscsim.trial import POOL_DIR, PowerOptions, load_spec, power_analysis, write_power
 
-    sizes = comma_separated(sample_sizes, "sample_sizes", int)
+    options = PowerOptions(replicates=replicates, method=method, target_power=target_power,
+                           sample_sizes=comma_separated(sample_sizes, "sample_sizes", int) or ())
     spec = load_spec(spec_file)
     if seed is not None:
         if seed < 0:
@@ -127,10 +128,8 @@ def power(
 
     with pool, progress_bars(quiet) as bars:
         try:
-            result = power_analysis(spec, replicates, target_power=target_power,
-                                    sample_sizes=sizes, method=method, engine=pool,
-                                    progress=bars,
-                                    folder=output, overwrite=overwrite, on_start=started)
+            result = power_analysis(spec, options, engine=pool, progress=bars, folder=output,
+                                    overwrite=overwrite, on_start=started)
         except KeyboardInterrupt:
             store = output / POOL_DIR
             written = sum(len(chunk_files(store, d.name)) for d in store.iterdir()

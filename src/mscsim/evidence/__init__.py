@@ -20,7 +20,6 @@ from mscsim.evidence._analysis import (
     cumulative_by_date,
     export_comparisons,
     list_studies,
-    parse_filters,
 )
 from mscsim.evidence._diagnostics import (
     DiagnosticTable,
@@ -53,6 +52,7 @@ from mscsim.evidence._meta import (
     subgroup_analysis,
     tau2_qprofile_ci,
 )
+from mscsim.evidence._options import MetaAnalysisOptions, parse_filters
 from mscsim.evidence._plots import (
     check_plot_path,
     cumulative_plot,
@@ -68,6 +68,7 @@ __all__ = [
     "check_plot_path",
     "heterogeneity_text",
     "SUBGROUP_KEYS",
+    "MetaAnalysisOptions",
     "TAU2_ESTIMATORS",
     "DiagnosticTable",
     "EffectSizes",

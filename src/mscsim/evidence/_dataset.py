@@ -554,6 +554,18 @@ def _filter_values(key: str, value: str | Iterable[str]) -> list[Any]:
 # ---------------------------------------------------------------- comparisons
 
 
+def check_timepoint(timepoint: int | None) -> None:
+    """Refuse a target day of :func:`comparisons` that is not a positive whole number.
+
+    Raises:
+        InputError: naming the field ``timepoint``.
+    """
+    if timepoint is not None and (isinstance(timepoint, bool) or not isinstance(timepoint, int)
+                                  or timepoint <= 0):
+        raise InputError(f"timepoint must be a positive integer number of days, got "
+                         f"{timepoint!r}", field="timepoint")
+
+
 def comparisons(outcome: str = "mortality", timepoint: int | None = None,
                 filters: Mapping[str, str | Iterable[str]] | None = None, *,
                 primary_only: bool = True, exclude_unverified: bool = False,
@@ -594,10 +606,7 @@ def comparisons(outcome: str = "mortality", timepoint: int | None = None,
     if outcome not in OUTCOMES:
         raise InputError(f"unknown outcome '{outcome}'", field="outcome",
                          hint="available outcomes: " + ", ".join(OUTCOMES))
-    if timepoint is not None and (isinstance(timepoint, bool) or not isinstance(timepoint, int)
-                                  or timepoint <= 0):
-        raise InputError(f"timepoint must be a positive integer number of days, got "
-                         f"{timepoint!r}", field="timepoint")
+    check_timepoint(timepoint)
     studies = load_studies() if studies is None else studies
     outcomes = load_outcomes(studies=studies) if outcomes is None else outcomes
     kept = filter_studies(studies, filters)

@@ -809,7 +809,7 @@ def _check_test(test: str) -> str:
     return t
 
 
-def _check_level(level: float) -> float:
+def check_level(level: float) -> float:
     lv = float(level)
     if lv > 1:
         lv /= 100.0  # metafor-style 95
@@ -931,7 +931,7 @@ def rma(
         raise InputError(f"method {meth} needs the 2x2 counts: use rma_mh/rma_peto or "
                          "meta_analysis()", field="method")
     tst = _check_test(test)
-    lvl = _check_level(level)
+    lvl = check_level(level)
     control = control or FitControl()
     used = _usable_or_raise(eff)
     y, v = eff.yi[used], eff.vi[used]
@@ -974,7 +974,7 @@ def rma_mh(
     if effects.measure not in ("OR", "RR", "RD"):
         raise InputError(f"Mantel-Haenszel needs measure OR, RR or RD, not {effects.measure}",
                          field="measure")
-    lvl = _check_level(level)
+    lvl = check_level(level)
     if np.any(np.isnan(effects.ai)):
         raise InputError("Mantel-Haenszel needs the 2x2 counts", field="ai")
     ai, n1, ci, n2 = effects.ai, effects.n1, effects.ci, effects.n2
@@ -1064,7 +1064,7 @@ def rma_peto(
     The pooled estimate uses the raw counts (``sum(O - E) / sum(V)``); ``effects`` (Peto
     yi/vi with the recorded zero-cell handling) only label the study rows.
     """
-    lvl = _check_level(level)
+    lvl = check_level(level)
     if np.any(np.isnan(effects.ai)):
         raise InputError("Peto's method needs the 2x2 counts", field="ai")
     ai, n1, ci, n2 = effects.ai, effects.n1, effects.ci, effects.n2
@@ -1175,7 +1175,7 @@ def meta_regression(
     if meth in POOLING_METHODS:
         raise InputError("meta-regression needs an inverse-variance method", field="method")
     tst = _check_test(test)
-    lvl = _check_level(level)
+    lvl = check_level(level)
     control = control or FitControl()
     M, names = _moderator_matrix(mods, len(effects.study_id))
     if M.shape[0] != len(effects.study_id):
@@ -1253,7 +1253,7 @@ def subgroup_analysis(
         method: any method of :func:`meta_analysis` (``MH``/``PETO`` included).
     """
     meth = normalize_method(method)
-    lvl = _check_level(level)
+    lvl = check_level(level)
     tst = _check_test(test)
     labels = np.array(["unknown" if (g is None or (isinstance(g, float) and math.isnan(g)))
                        else str(g) for g in groups], dtype=object)
@@ -1320,6 +1320,24 @@ def default_drop00(method: str) -> bool:
     return normalize_method(method) in POOLING_METHODS
 
 
+def pooled_measure(measure: str | None, method: str) -> str:
+    """The effect measure ``method`` pools when ``measure`` is asked for: ``None`` means
+    ``RR`` (``PETO`` with ``method="PETO"``); Peto's method pools odds ratios as ``PETO``.
+
+    Raises:
+        InputError: an unknown method or measure, or a measure the method cannot pool.
+    """
+    meth = normalize_method(method)
+    meas = normalize_measure(measure if measure is not None else
+                             ("PETO" if meth == "PETO" else "RR"))
+    if meth == "PETO" and meas not in ("PETO", "OR"):
+        raise InputError(f"Peto's method estimates an odds ratio, not a {meas}",
+                         field="measure", hint="use --measure PETO (or OR)")
+    if meth == "MH" and meas == "PETO":
+        raise InputError("Mantel-Haenszel needs measure OR, RR or RD", field="measure")
+    return "PETO" if meth == "PETO" else meas
+
+
 def meta_analysis(
     table: pd.DataFrame,
     *,
@@ -1343,15 +1361,7 @@ def meta_analysis(
     means metafor's default for the method.
     """
     meth = normalize_method(method)
-    meas = normalize_measure(measure if measure is not None else
-                             ("PETO" if meth == "PETO" else "RR"))
-    if meth == "PETO" and meas not in ("PETO", "OR"):
-        raise InputError(f"Peto's method estimates an odds ratio, not a {meas}",
-                         field="measure", hint="use --measure PETO (or OR)")
-    if meth == "MH" and meas == "PETO":
-        raise InputError("Mantel-Haenszel needs measure OR, RR or RD", field="measure")
-    if meth == "PETO":
-        meas = "PETO"
+    meas = pooled_measure(measure, meth)
     if table is None or len(table) == 0:
         raise _no_studies("k = 0 after filtering")
     d00 = default_drop00(meth) if drop00 is None else bool(drop00)

@@ -17,7 +17,7 @@ from mscsim.report._course import plot_course
 from mscsim.simulate import Regimen, SimulationResult, output_times, simulate
 
 if TYPE_CHECKING:
-    from mscsim.trial import TrialSpec
+    from mscsim.trial import PowerOptions, TrialSpec
 
 REFERENCE_PATIENT = "reference-severe"
 
@@ -91,19 +91,20 @@ def flagship_report(folder: str | Path, *, dose_cells_per_kg: float = 1e6,
 
 
 def flagship_trial(spec: TrialSpec | str | Path, folder: str | Path, *,
-                   replicates: int = 2000, engine: EngineLike = "process",
+                   power_options: PowerOptions | None = None, engine: EngineLike = "process",
                    workers: int | None = None,
                    progress: Callable[[str, int, int], None] | None = None) -> list[Path]:
-    """Run the flagship virtual trial once, replicate it ``replicates`` times (power, type I
-    error, effect distribution; for a pilot design also how often its published pattern
-    arises with and without an MSC effect) and write its HTML report. ``spec``: a spec, a
-    spec file or a shipped design's name. ``progress`` is called with ``(stage, done,
-    total)``, stages named ``run: ...`` and ``power: ...``.
+    """Run the flagship virtual trial once, replicate it as ``power_options`` say (default:
+    2000 replicates; power, type I error, effect distribution; for a pilot design also how
+    often its published pattern arises with and without an MSC effect) and write its HTML
+    report. ``spec``: a spec, a spec file or a shipped design's name. ``progress`` is
+    called with ``(stage, done, total)``, stages named ``run: ...`` and ``power: ...``.
 
     Returns:
         The paths written.
     """
     from mscsim.trial import (
+        PowerOptions,
         TrialSpec,
         load_spec,
         power_analysis,
@@ -123,7 +124,7 @@ def flagship_trial(spec: TrialSpec | str | Path, folder: str | Path, *,
 
     result = run_trial(spec, engine=engine, workers=workers, progress=named("run"))
     write_trial(result, folder, overwrite=True)
-    power = power_analysis(spec, replicates, engine=engine, workers=workers,
-                           progress=named("power"))
+    power = power_analysis(spec, power_options or PowerOptions(replicates=2000),
+                           engine=engine, workers=workers, progress=named("power"))
     write_power(power, folder)
     return [folder, trial_report(folder)]

@@ -100,6 +100,7 @@ from mscsim.trial._power import (  # noqa: E402
     sample_size_search,
     write_power,
 )
+from mscsim.trial._power_options import PowerOptions  # noqa: E402
 from mscsim.trial._report import trial_report  # noqa: E402
 from mscsim.trial._run import TrialResult, analyse_endpoints, run_trial, write_trial  # noqa: E402
 from mscsim.trial._simulate import (  # noqa: E402
@@ -122,7 +123,8 @@ from mscsim.trial._spec import (  # noqa: E402
 
 __all__ += [
     "ANALYSERS", "ENDPOINTS", "NULL_POTENCY", "Analyser", "AnalysisOptions", "BatchEstimates",
-    "Cohort", "Endpoint", "Pool", "PowerResult", "TrialResult", "TrialSpec", "allocate",
+    "Cohort", "Endpoint", "Pool", "PowerOptions", "PowerResult", "TrialResult", "TrialSpec",
+    "allocate",
     "analyse", "analyse_batch", "analyse_endpoints", "build_pool", "design_names",
     "design_path", "endpoint_names",
     "get_endpoint", "load_spec", "power_analysis", "register_analyser", "run_trial",

@@ -66,6 +66,7 @@ from mscsim.trial._enrol import (
     draw_trial,
     screened_cohort,
 )
+from mscsim.trial._power_options import PowerOptions
 from mscsim.trial._run import _clean, options_of
 from mscsim.trial._simulate import ARM_CHUNK_SIZE, OUTCOME_DEFINITIONS, ArmStore, simulate_arm
 from mscsim.trial._spec import TrialSpec
@@ -338,24 +339,17 @@ def _resimulate(spec: TrialSpec, cohort: Cohort, idx: np.ndarray, arm: np.ndarra
     return out.values, out.values
 
 
-def power_analysis(spec: TrialSpec, replicates: int, *, target_power: float | None = None,
-                   sample_sizes: Sequence[int] | None = None, pool: Pool | None = None,
-                   population: Population | None = None, method: str = "pool",
-                   engine: EngineLike = "process", workers: int | None = None,
-                   max_n: int | None = None,
+def power_analysis(spec: TrialSpec, options: PowerOptions, *, pool: Pool | None = None,
+                   population: Population | None = None, engine: EngineLike = "process",
+                   workers: int | None = None,
                    progress: Callable[[str, int, int], None] | None = None,
                    folder: str | Path | None = None, overwrite: bool = False,
                    on_start: Callable[[Path, int], None] | None = None) -> PowerResult:
-    """Power, type I error and effect distribution of ``spec``'s primary endpoint.
+    """Power, type I error and effect distribution of ``spec``'s primary endpoint, with the
+    replicates, method, sample-size search and power curve of ``options``.
 
     Arguments:
-        replicates: independent trials.
-        target_power: also search the smallest total sample size reaching it (pool method).
-        sample_sizes: also the power curve at these total sample sizes (pool method; see
-            the module docstring).
-        method: ``"pool"`` (potential outcomes, default) or ``"resimulate"`` (every
-            replicate's patients simulated afresh in their assigned arm; slow, for checks).
-        max_n: upper limit of the sample-size search (default: the pool size).
+        pool: potential outcomes already built (:func:`build_pool`); nothing is simulated.
         folder: stream the simulated arms to ``folder/pool`` chunk by chunk, and resume an
             interrupted run of the same analysis from there (see the module docstring);
             results are identical.
@@ -363,26 +357,14 @@ def power_analysis(spec: TrialSpec, replicates: int, *, target_power: float | No
         on_start: called with ``(store folder, chunks already finished)`` before simulating.
 
     Raises:
-        InputError: before anything is simulated: bad replicates, target or sample sizes, an
-            unknown method, a search or curve without the pool method, ``folder`` holding a
-            pool begun by a different command; right after screening: no eligible patients,
-            a sample size above the eligible pool.
+        InputError: before anything is simulated: re-simulation of a ``pool`` without its
+            screened cohort, ``folder`` holding a pool begun by a different command; right
+            after screening: no eligible patients, a sample size above the eligible pool.
+            (Bad options fail earlier, when :class:`PowerOptions` is made.)
     """
     import time
 
-    if isinstance(replicates, bool) or replicates < 1:
-        raise InputError(f"replicates must be at least 1, got {replicates}",
-                         field="replicates")
-    if target_power is not None and not 0 < target_power < 1:
-        raise InputError(f"target power must be in (0, 1), got {target_power}",
-                         field="target_power")
-    if method not in ("pool", "resimulate"):
-        raise InputError(f"unknown method '{method}' (pool or resimulate)", field="method")
-    sizes = check_sample_sizes(sample_sizes)
-    if method != "pool" and (target_power is not None or sizes):
-        raise InputError("the sample-size search and the power curve need the pool method",
-                         field="method", hint="drop --method resimulate, or --target-power "
-                                              "and --sample-sizes")
+    replicates, method, sizes = options.replicates, options.method, options.sample_sizes
     # one writer at a time: the folder's lock is held while its pool store is written
     with folder_lock(folder) if folder is not None and pool is None else \
             contextlib.nullcontext():
@@ -446,30 +428,16 @@ def power_analysis(spec: TrialSpec, replicates: int, *, target_power: float | No
                              survival_pattern=(float(surv[0]), float(surv[1])),
                              flow=dict(pool.cohort.flow) if pool.cohort else {},
                              timings=timings)
-        if target_power is not None:
+        if options.target_power is not None:
             start = time.perf_counter()
-            result.search = sample_size_search(spec, pool, replicates, target_power, max_n=max_n)
+            result.search = sample_size_search(spec, pool, replicates, options.target_power,
+                                               max_n=options.max_n)
             timings["search"] = time.perf_counter() - start
         if sizes:
             start = time.perf_counter()
             result.curve = [curve_point(spec, pool, replicates, n) for n in sizes]
             timings["curve"] = time.perf_counter() - start
         return result
-
-
-def check_sample_sizes(sizes: Sequence[int] | None) -> list[int]:
-    """The power curve's sample sizes, sorted and without repeats.
-
-    Raises:
-        InputError: a size that is not a whole number above 1.
-    """
-    if sizes is None:
-        return []
-    for n in sizes:
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
-            raise InputError(f"sample sizes must be whole numbers of at least 2, got {n!r}",
-                             field="sample_sizes")
-    return sorted({int(n) for n in sizes})
 
 
 def pool_valid(pool_size: int, n: int) -> bool:
