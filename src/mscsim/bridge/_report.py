@@ -39,6 +39,12 @@ from mscsim.bridge._sensitivity import (  # noqa: E402
     resolved_leaders,
 )
 
+#: column names of the published-versus-simulated table, for a reader
+RESULT_LABELS = {"published_msc": "published deaths, MSC",
+                 "published_control": "published deaths, control",
+                 "simulated_msc": "simulated mortality, MSC",
+                 "simulated_control": "simulated mortality, control"}
+
 
 def _img(data: str) -> str:
     return f"<img src='data:image/png;base64,{data}'>"
@@ -147,6 +153,41 @@ def _sensitivity_section(result: BridgeResult) -> str:
             + _img(sensitivity_figure(sens)))
 
 
+def _percent(p: float) -> str:
+    return f"{100 * p:.0f}%" if p == 0 or p >= 0.095 else f"{100 * p:.1f}%"
+
+
+def _deaths_text(deaths: Any, n: Any) -> str:
+    """``deaths/n (share)`` of one arm, or a dash where the study reports no mortality."""
+    if not (pd.notna(deaths) and pd.notna(n) and float(n) > 0):
+        return "–"
+    return f"{int(deaths)}/{int(n)} ({_percent(float(deaths) / float(n))})"
+
+
+def replica_results(replicas: pd.DataFrame, risks: pd.DataFrame, grid: int) -> pd.DataFrame:
+    """Per study with a published mortality or a simulated replica: the published deaths/n
+    of each arm (evidence dataset, at the replica's timepoint) beside the replica's simulated
+    arm mortality at grid point ``grid`` (the model's own arm risks, before any per-study
+    control fit); a dash where one is missing. Columns ``study_id, role, timepoint_days,
+    published_msc, published_control, simulated_msc, simulated_control,
+    simulated_patients``."""
+    at = risks[risks.grid == grid].set_index("study_id")
+    rows = []
+    for r in replicas.itertuples():
+        simulated = r.study_id in at.index
+        if pd.isna(r.n1) and not simulated:
+            continue
+        rows.append({
+            "study_id": r.study_id, "role": r.role, "timepoint_days": r.timepoint_days,
+            "published_msc": _deaths_text(r.ai, r.n1),
+            "published_control": _deaths_text(r.ci, r.n2),
+            "simulated_msc": _percent(float(at.p_treated[r.study_id])) if simulated else "–",
+            "simulated_control": _percent(float(at.p_control[r.study_id])) if simulated
+            else "–",
+            "simulated_patients": r.simulated_patients})
+    return pd.DataFrame(rows)
+
+
 def _rows(frame: pd.DataFrame, columns: list[str]) -> list[list[Any]]:
     return [[format_number(v) for v in r] for r in frame[columns].itertuples(index=False)]
 
@@ -211,6 +252,17 @@ def bridge_report(folder: str | Path, path: str | Path | None = None, *,
     shown = [c for c in cols if c in rep]
     parts.append("<h2>Replicas</h2>" + html_table(_rows(rep, shown),
                                                   [column_label(c) for c in shown]))
+    # the published result beside the replica's (issue #15)
+    results = replica_results(rep, result.risks, int(cal["mle_grid"]))
+    rc = list(results.columns)
+    parts.append("<h3>Published versus simulated mortality</h3><p>Published: deaths/n of "
+                 "each arm in the evidence dataset at the replica's timepoint. Simulated: "
+                 "the replica's arm mortality at the calibrated estimate ("
+                 + ", ".join(f"{k} = {format_number(v)}" for k, v in cal["mle"].items())
+                 + ") over its virtual patients, the model's own arm risks, for calibration "
+                 "and predicted studies alike.</p>"
+                 + html_table(_rows(results, rc), [RESULT_LABELS.get(c, column_label(c))
+                                                   for c in rc]))
     mle = cal["mle"]
     prof_rows = [[k, format_number(p["estimate"]),
                   f"{format_number(p['ci_low'])} - {format_number(p['ci_high'])}",
