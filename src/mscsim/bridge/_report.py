@@ -171,20 +171,21 @@ def replica_results(replicas: pd.DataFrame, risks: pd.DataFrame, grid: int) -> p
     control fit); a dash where one is missing. Columns ``study_id, role, timepoint_days,
     published_msc, published_control, simulated_msc, simulated_control,
     simulated_patients``."""
-    at = risks[risks.grid == grid].set_index("study_id")
+    at = risks[risks.grid == grid]
+    simulated = {str(s): (float(t), float(c)) for s, t, c in
+                 zip(at.study_id, at.p_treated, at.p_control, strict=True)}
     rows = []
-    for r in replicas.itertuples():
-        simulated = r.study_id in at.index
-        if pd.isna(r.n1) and not simulated:
+    for r in replicas.to_dict("records"):
+        model = simulated.get(str(r["study_id"]))
+        if pd.isna(r["n1"]) and model is None:
             continue
         rows.append({
-            "study_id": r.study_id, "role": r.role, "timepoint_days": r.timepoint_days,
-            "published_msc": _deaths_text(r.ai, r.n1),
-            "published_control": _deaths_text(r.ci, r.n2),
-            "simulated_msc": _percent(float(at.p_treated[r.study_id])) if simulated else "–",
-            "simulated_control": _percent(float(at.p_control[r.study_id])) if simulated
-            else "–",
-            "simulated_patients": r.simulated_patients})
+            "study_id": r["study_id"], "role": r["role"], "timepoint_days": r["timepoint_days"],
+            "published_msc": _deaths_text(r["ai"], r["n1"]),
+            "published_control": _deaths_text(r["ci"], r["n2"]),
+            "simulated_msc": _percent(model[0]) if model else "–",
+            "simulated_control": _percent(model[1]) if model else "–",
+            "simulated_patients": r["simulated_patients"]})
     return pd.DataFrame(rows)
 
 
