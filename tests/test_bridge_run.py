@@ -162,3 +162,10 @@ def test_the_bridge_report_fits_the_page_and_reads_cleanly(folder, tmp_path):
     check = _measure(folder / "report.html", tmp_path)
     _assert_readable(check, "bridge report")
     assert "pred_rr_median" not in check["text"] and "pred rr median" in check["text"]
+    text = check["text"]
+    assert "published deaths, MSC" in text and "simulated mortality, control" in text
+    sobol = text[text.index("Saltelli base sample N = 2:"):]
+    # sobol_n = 2 over 2 patients: the indices are stated imprecise before any advice
+    assert "each over the same 2 virtual patients" in sobol
+    assert sobol.index("half-width") < sobol.index("The ranking is not resolved")
+    assert "should measure:" not in sobol

@@ -50,3 +50,50 @@ def test_sobol_sample_size_must_be_a_power_of_two():
                                                                  "")]
     with pytest.raises(InputError, match="power of two"):
         sobol_indices(lambda x: x[:, 0], factors, 12, seed=1)
+
+
+def _indices(st, st_conf, s1_conf=0.01):
+    import pandas as pd
+
+    return pd.DataFrame({"factor": [f"f{i}" for i in range(len(st))], "group": "test",
+                         "S1": [v / 2 for v in st], "S1_conf": s1_conf, "ST": st,
+                         "ST_conf": st_conf, "measure": [f"measure {i}" for i in range(len(st))]})
+
+
+def test_a_ranking_is_resolved_only_where_the_intervals_stand_apart():
+    from mscsim.bridge._sensitivity import recommendation_text, resolved_leaders
+
+    clear = _indices([0.6, 0.3, 0.05, 0.02], [0.05, 0.05, 0.03, 0.02])
+    assert list(resolved_leaders(clear).factor) == ["f0", "f1"]
+    text = recommendation_text(clear)
+    assert text.startswith("2 factors stand apart from the other 2")
+    assert "A next trial should measure: f0 (total index 0.60 ± 0.05): measure 0; f1" in text
+    # the case: ST 0.61 ± 0.54 from N = 16 and 16 patients, next 0.3 ± 0.4
+    wide = _indices([0.61, 0.3, 0.1], [0.54, 0.4, 0.2])
+    assert resolved_leaders(wide).empty
+    text = recommendation_text(wide)
+    assert text.startswith("The ranking is not resolved at this precision: the interval of "
+                           "the largest total index, f0 (total index 0.61 ± 0.54), overlaps "
+                           "those of 2 other factors (the next: f1")
+    assert "should measure:" not in text
+    near_zero = _indices([0.2, 0.01], [0.25, 0.01])
+    assert "reaches zero" in recommendation_text(near_zero)
+    ordered = _indices([0.5, 0.45, 0.02], [0.1, 0.1, 0.01])
+    assert "(their order among themselves is not resolved)" in recommendation_text(ordered)
+    impossible = _indices([7.4, 0.3], [1.0, 0.01])            # an index above 1: N too small
+    assert resolved_leaders(impossible).empty
+    assert "outside 0-1" in recommendation_text(impossible)
+
+
+def test_the_precision_of_the_indices_is_said_in_words():
+    from mscsim.bridge._sensitivity import precision_text
+
+    text = precision_text(_indices([0.74, 0.3, 0.1], [1.2, 0.5, 0.05]), 16, 16)
+    assert text.startswith("Saltelli base sample N = 16: 80 model evaluations of 3 factors, "
+                           "each over the same 16 virtual patients with and without MSC. "
+                           "Each ± is a 95% bootstrap half-width (200 resamples).")
+    assert "half-widths run from 0.05 to 1.2 (median 0.5)" in text
+    assert "in 2 of 3 factors the half-width is larger than the index itself" in text
+    assert "outside 0-1" not in text
+    assert "2 of the 4 indices lie outside 0-1" in precision_text(     # ST 7.4 and S1 3.7
+        _indices([7.4, 0.3], [1.0, 0.05]), 16, 16)

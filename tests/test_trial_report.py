@@ -128,3 +128,44 @@ def test_the_report_opens_with_the_answer_in_words():
     assert "risk ratio 0.955 (95% CI 0.767 to 1.19), p = 0.785: no difference shown" in text
     summary["endpoints"]["mortality_d30"]["p_value"] = 0.01
     assert "a difference at the 0.05 level" in _run_summary(summary, 0.05)
+
+
+def test_biomarker_panels_mark_each_death_on_its_day_in_its_arm():
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+    from matplotlib.collections import LineCollection
+
+    from mscsim.trial._report_biomarkers import (
+        MARKERS,
+        biomarker_figure,
+        death_table,
+        trajectory_table,
+    )
+
+    patients = pd.DataFrame({"arm": ["msc", "msc", "placebo", "placebo", "placebo"],
+                             "death_time": [4.5, np.nan, 9.2, 18.6, 40.0]})
+    deaths = death_table(patients, follow_up=28)
+    assert deaths.to_dict("list") == {"arm": ["msc", "placebo", "placebo"],
+                                      "day": [4.5, 9.2, 18.6]}      # day 40: after follow-up
+    alive = [(p, arm, day) for p, arm, death in zip(range(5), patients.arm,
+                                                   patients.death_time, strict=True)
+             for day in range(29) if not day >= death]
+    trajectories = pd.DataFrame(alive, columns=["patient", "arm", "day"])
+    for marker in MARKERS:
+        trajectories[marker] = 1.0 + trajectories.day
+    table = trajectory_table(trajectories)
+    assert table[(table.arm == "placebo") & (table.marker == "il6")].set_index("day").n[
+        [9, 10, 19]].tolist() == [3, 2, 1]
+    fig = biomarker_figure(table, deaths, {"msc": "#b2182b", "placebo": "#2166ac"})
+    strips = fig.axes[len(MARKERS):]
+    assert len(strips) == len(MARKERS)
+    for strip in strips:
+        ticks = [c for c in strip.collections if isinstance(c, LineCollection)]
+        days = [[float(s[0][0]) for s in c.get_segments()] for c in ticks]
+        assert days == [[4.5], [9.2, 18.6]]          # a row per arm, a tick per death
+        rows = [[float(s[0][1]) for s in c.get_segments()] for c in ticks]
+        assert rows[0][0] < rows[1][0]
+    assert [t.get_text() for t in strips[0].get_yticklabels()] == ["deaths, msc",
+                                                                   "deaths, placebo"]
+    plt.close(fig)

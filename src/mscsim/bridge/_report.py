@@ -33,7 +33,17 @@ from mscsim.bridge._predict import (  # noqa: E402
     predict_result,
 )
 from mscsim.bridge._run import BridgeResult, read_bridge  # noqa: E402
-from mscsim.bridge._sensitivity import ranking_text  # noqa: E402
+from mscsim.bridge._sensitivity import (  # noqa: E402
+    precision_text,
+    recommendation_text,
+    resolved_leaders,
+)
+
+#: column names of the published-versus-simulated table, for a reader
+RESULT_LABELS = {"published_msc": "published deaths, MSC",
+                 "published_control": "published deaths, control",
+                 "simulated_msc": "simulated mortality, MSC",
+                 "simulated_control": "simulated mortality, control"}
 
 
 def _img(data: str) -> str:
@@ -115,10 +125,68 @@ def sensitivity_figure(sens: pd.DataFrame) -> str:
     ax.barh(y + 0.2, s.ST, 0.4, xerr=s.ST_conf, color="#2166ac", label="total (ST)")
     ax.barh(y - 0.2, s.S1, 0.4, xerr=s.S1_conf, color="#92c5de", label="first order (S1)")
     ax.set_yticks(y, [f"{f} [{g}]" for f, g in zip(s.factor, s.group, strict=True)])
-    ax.set_xlabel("Sobol index of the predicted mortality benefit")
-    ax.legend(loc="lower right")
+    ax.axvline(0, color="#888888", lw=0.8, zorder=0)
+    ax.axvline(1, color="#888888", lw=0.8, ls=":", zorder=0, label="1, the largest index")
+    ax.set_xlabel("Sobol index of the predicted mortality benefit (bars: 95% bootstrap)")
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return png_base64(fig)
+
+
+def _sensitivity_section(result: BridgeResult) -> str:
+    """Sobol indices with their precision in words first, then the recommendation, or a
+    banner saying the ranking is not resolved (issue #15)."""
+    sens = result.sensitivity
+    ref = result.calibration.get("sensitivity_reference", {})
+    precision = precision_text(sens, result.options.sobol_n, ref.get("patients"))
+    advice = html.escape(recommendation_text(sens))
+    advice = f"<p>{advice}</p>" if len(resolved_leaders(sens)) else \
+        f"<p class='warning'><b>Imprecise indices.</b> {advice}</p>"
+    ranked = sens.sort_values("ST", ascending=False)
+    rows = [[r.factor, r.group, f"{r.ST:.2f} ± {r.ST_conf:.2f}", f"{r.S1:.2f} ± {r.S1_conf:.2f}",
+             r.measure] for r in ranked.itertuples()]
+    return (f"<h2>Sensitivity</h2><p>Sobol indices of the predicted mortality benefit in the "
+            f"replica of {html.escape(str(ref.get('study_id')))}. "
+            f"{html.escape(precision)}</p>" + advice
+            + html_table(rows, ["factor", "group", "total index (95%)",
+                                "first-order index (95%)", "what would measure it"])
+            + _img(sensitivity_figure(sens)))
+
+
+def _percent(p: float) -> str:
+    return f"{100 * p:.0f}%" if p == 0 or p >= 0.095 else f"{100 * p:.1f}%"
+
+
+def _deaths_text(deaths: Any, n: Any) -> str:
+    """``deaths/n (share)`` of one arm, or a dash where the study reports no mortality."""
+    if not (pd.notna(deaths) and pd.notna(n) and float(n) > 0):
+        return "–"
+    return f"{int(deaths)}/{int(n)} ({_percent(float(deaths) / float(n))})"
+
+
+def replica_results(replicas: pd.DataFrame, risks: pd.DataFrame, grid: int) -> pd.DataFrame:
+    """Per study with a published mortality or a simulated replica: the published deaths/n
+    of each arm (evidence dataset, at the replica's timepoint) beside the replica's simulated
+    arm mortality at grid point ``grid`` (the model's own arm risks, before any per-study
+    control fit); a dash where one is missing. Columns ``study_id, role, timepoint_days,
+    published_msc, published_control, simulated_msc, simulated_control,
+    simulated_patients``."""
+    at = risks[risks.grid == grid]
+    simulated = {str(s): (float(t), float(c)) for s, t, c in
+                 zip(at.study_id, at.p_treated, at.p_control, strict=True)}
+    rows = []
+    for r in replicas.to_dict("records"):
+        model = simulated.get(str(r["study_id"]))
+        if pd.isna(r["n1"]) and model is None:
+            continue
+        rows.append({
+            "study_id": r["study_id"], "role": r["role"], "timepoint_days": r["timepoint_days"],
+            "published_msc": _deaths_text(r["ai"], r["n1"]),
+            "published_control": _deaths_text(r["ci"], r["n2"]),
+            "simulated_msc": _percent(model[0]) if model else "–",
+            "simulated_control": _percent(model[1]) if model else "–",
+            "simulated_patients": r["simulated_patients"]})
+    return pd.DataFrame(rows)
 
 
 def _rows(frame: pd.DataFrame, columns: list[str]) -> list[list[Any]]:
@@ -185,6 +253,17 @@ def bridge_report(folder: str | Path, path: str | Path | None = None, *,
     shown = [c for c in cols if c in rep]
     parts.append("<h2>Replicas</h2>" + html_table(_rows(rep, shown),
                                                   [column_label(c) for c in shown]))
+    # the published result beside the replica's (issue #15)
+    results = replica_results(rep, result.risks, int(cal["mle_grid"]))
+    rc = list(results.columns)
+    parts.append("<h3>Published versus simulated mortality</h3><p>Published: deaths/n of "
+                 "each arm in the evidence dataset at the replica's timepoint. Simulated: "
+                 "the replica's arm mortality at the calibrated estimate ("
+                 + ", ".join(f"{k} = {format_number(v)}" for k, v in cal["mle"].items())
+                 + ") over its virtual patients, the model's own arm risks, for calibration "
+                 "and predicted studies alike.</p>"
+                 + html_table(_rows(results, rc), [RESULT_LABELS.get(c, column_label(c))
+                                                   for c in rc]))
     mle = cal["mle"]
     prof_rows = [[k, format_number(p["estimate"]),
                   f"{format_number(p['ci_low'])} - {format_number(p['ci_high'])}",
@@ -223,14 +302,10 @@ def bridge_report(folder: str | Path, path: str | Path | None = None, *,
     else:
         parts.append("<p>No replicable study is published after the cut-off.</p>")
     if len(result.sensitivity):
-        ref = cal.get("sensitivity_reference", {})
-        parts.append(f"<h2>Sensitivity</h2><p>Sobol indices of the predicted mortality "
-                     f"benefit in the replica of {html.escape(str(ref.get('study_id')))} "
-                     f"({ref.get('patients')} virtual patients). A next trial should measure: "
-                     f"{html.escape(ranking_text(result.sensitivity))}.</p>"
-                     + _img(sensitivity_figure(result.sensitivity)))
+        parts.append(_sensitivity_section(result))
     style = ("body{font-family:sans-serif;max-width:1250px;margin:2em auto}"
-             "img{max-width:100%}" + TABLE_CSS)
+             "img{max-width:100%}" + TABLE_CSS
+             + ".warning{border:2px solid #b2182b;background:#fdecea;padding:8px 12px}")
     body = ("<!doctype html><html><head><meta charset='utf-8'><title>mscsim bridge</title>"
             f"<style>{style}</style></head><body><h1>Bridge: model versus published "
             "trials</h1>" + "".join(parts)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,8 +71,12 @@ def default_factors() -> list[Factor]:
     return out
 
 
+#: bootstrap resamples behind the indices' 95% intervals
+SOBOL_RESAMPLES = 200
+
+
 def sobol_indices(evaluate: Callable[[np.ndarray], np.ndarray], factors: list[Factor], n: int,
-                  seed: int, *, resamples: int = 200) -> pd.DataFrame:
+                  seed: int, *, resamples: int = SOBOL_RESAMPLES) -> pd.DataFrame:
     """First-order and total Sobol indices of ``evaluate`` (Saltelli sampling, SALib).
 
     Arguments:
@@ -139,10 +144,84 @@ def benefit_model(parameters: pd.DataFrame, enrol_days: np.ndarray,
     return evaluate
 
 
-def ranking_text(indices: pd.DataFrame, top: int = 3) -> str:
-    """Which parameters a next trial should measure: the largest total-order indices."""
-    ranked = indices.sort_values("ST", ascending=False).head(top)
-    parts = [f"{r.factor} (ST {r.ST:.2f} +- {r.ST_conf:.2f}): {r.measure}"
-             for r in ranked.itertuples()]
-    return "; ".join(parts)
+def indices_out_of_range(indices: pd.DataFrame) -> int:
+    """How many first- and total-order indices lie outside 0-1 by more than their 95%
+    half-width: no Sobol index can, so the sample is too small for the estimator."""
+    values = indices[["S1", "ST"]].to_numpy(float)
+    conf = indices[["S1_conf", "ST_conf"]].to_numpy(float)
+    return int(((values + conf < 0) | (values - conf > 1) | ~np.isfinite(values + conf)).sum())
 
+
+def resolved_leaders(indices: pd.DataFrame, top: int = 3) -> pd.DataFrame:
+    """The factors (at most ``top``, largest total index first) whose total-order index stands
+    apart: the 95% interval of each lies above zero and above the interval of every factor
+    left out. Empty when the ranking is not resolved: the largest interval reaches zero or
+    overlaps another factor's, or an index lies outside 0-1 (:func:`indices_out_of_range`)."""
+    ranked = indices.sort_values("ST", ascending=False).reset_index(drop=True)
+    if indices_out_of_range(ranked):
+        return ranked.iloc[:0]
+    low = (ranked.ST - ranked.ST_conf).to_numpy(float)
+    high = (ranked.ST + ranked.ST_conf).to_numpy(float)
+    for k in range(min(top, len(ranked)), 0, -1):
+        if low[:k].min() > max([0.0, *high[k:]]):
+            return ranked.iloc[:k]
+    return ranked.iloc[:0]
+
+
+def _index_text(r: Any) -> str:
+    return f"{r.factor} (total index {r.ST:.2f} ± {r.ST_conf:.2f})"
+
+
+def precision_text(indices: pd.DataFrame, base_sample: int, patients: int | None,
+                   resamples: int = SOBOL_RESAMPLES) -> str:
+    """How precise the indices are, in words: sample, patients, interval widths."""
+    factors = len(indices)
+    cohort = f"each over the same {patients} virtual patients" if patients else \
+        "each over the same virtual patients"
+    conf = indices.ST_conf.to_numpy(float)
+    value = indices.ST.to_numpy(float)
+    text = (f"Saltelli base sample N = {base_sample}: {base_sample * (factors + 2)} model "
+            f"evaluations of {factors} factors, {cohort} with and without MSC. Each ± is a "
+            f"95% bootstrap half-width ({resamples} resamples). The total indices' half-widths "
+            + (f"are all {conf[0]:.2g}" if f"{conf.min():.2g}" == f"{conf.max():.2g}" else
+               f"run from {conf.min():.2g} to {conf.max():.2g} (median {np.median(conf):.2g})")
+            + f"; in {int((conf > np.abs(value)).sum())} of {factors} factors the half-width "
+              f"is larger than the index itself.")
+    outside = indices_out_of_range(indices)
+    if outside:
+        text += (f" {outside} of the {2 * factors} indices lie outside 0-1 beyond their "
+                 f"interval, where no Sobol index can be: the sample is too small for the "
+                 f"estimator.")
+    return text
+
+
+def recommendation_text(indices: pd.DataFrame, top: int = 3) -> str:
+    """What a next trial should measure, or why these indices do not say (see
+    :func:`resolved_leaders`)."""
+    leaders = resolved_leaders(indices, top)
+    ranked = indices.sort_values("ST", ascending=False).reset_index(drop=True)
+    if leaders.empty:
+        first = ranked.iloc[0]
+        low = first.ST - first.ST_conf
+        overlapping = ranked.iloc[1:][ranked.ST.iloc[1:] + ranked.ST_conf.iloc[1:] >= low]
+        if indices_out_of_range(ranked):
+            reason = "indices lie outside 0-1, so the sample is too small for the estimator"
+        elif low <= 0:
+            reason = f"the interval of the largest total index, {_index_text(first)}, " \
+                     f"reaches zero"
+        else:
+            reason = (f"the interval of the largest total index, {_index_text(first)}, "
+                      f"overlaps those of {len(overlapping)} other factors (the next: "
+                      f"{_index_text(overlapping.iloc[0])})")
+        return (f"The ranking is not resolved at this precision: {reason}. These indices do "
+                f"not say which parameter a next trial should measure; a larger base sample "
+                f"(--sobol-n) and cohort (--sobol-cohort) narrow the intervals.")
+    low = (leaders.ST - leaders.ST_conf).to_numpy(float)
+    high = (leaders.ST + leaders.ST_conf).to_numpy(float)
+    order = " (their order among themselves is not resolved)" \
+        if (low[:-1] <= high[1:]).any() else ""
+    named = "; ".join(f"{_index_text(r)}: {r.measure}" for r in leaders.itertuples())
+    apart = "1 factor stands" if len(leaders) == 1 else f"{len(leaders)} factors stand"
+    return (f"{apart} apart from the other {len(ranked) - len(leaders)}: the 95% interval of "
+            f"the total index above zero and above every other factor's{order}. A next trial "
+            f"should measure: {named}.")

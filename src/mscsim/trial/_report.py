@@ -1,7 +1,8 @@
 """HTML report of a trial folder (``mscsim trial run`` and/or ``mscsim trial power``
 output): design, CONSORT-style flow, Kaplan-Meier curves, WHO scale bars, biomarker
 trajectories, endpoint table, power curve. Figures are drawn from the tables returned by
-:func:`survival_table`, :func:`who_table` and :func:`trajectory_table`."""
+:func:`survival_table`, :func:`who_table` and (in :mod:`._report_biomarkers`)
+:func:`trajectory_table` and :func:`death_table`."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ from mscsim._errors import InputError  # noqa: E402
 from mscsim._html import TABLE_CSS, format_number, html_table, png_base64  # noqa: E402
 from mscsim._io import read_parquet, write_text_atomic  # noqa: E402
 from mscsim.trial._power import POOL_RATIO_VALID, pool_warning  # noqa: E402
+from mscsim.trial._report_biomarkers import (  # noqa: E402
+    biomarker_figure,
+    death_table,
+    trajectory_table,
+)
 from mscsim.trial._run import (  # noqa: E402
     PATIENTS_FILE,
     SPEC_FILE,
@@ -34,8 +40,6 @@ from mscsim.trial._stats.survival import cumulative_incidence, kaplan_meier  # n
 
 POWER_FILE, REPLICATES_FILE = "power.json", "power_replicates.parquet"
 COLOURS = ["#b2182b", "#2166ac", "#4d9221", "#762a83"]
-MARKERS = {"il6": "IL-6 (pg/mL)", "tnf": "TNF-alpha (pg/mL)", "il10": "IL-10 (pg/mL)",
-           "lymphocytes": "lymphocytes (1e9/L)", "pf": "P/F (mmHg)"}
 
 
 #: the WHO clinical progression scale (Marshall 2020 Lancet Infect Dis), for the legend
@@ -100,18 +104,6 @@ def who_table(patients: pd.DataFrame, day: int) -> pd.DataFrame:
     counts = pd.crosstab(patients.arm, patients[column].round().astype(int))
     counts = counts.reindex(columns=range(11), fill_value=0)
     return counts.div(counts.sum(axis=1), axis=0)
-
-
-def trajectory_table(trajectories: pd.DataFrame) -> pd.DataFrame:
-    """Median and quartiles of each biomarker per arm and day (survivors)."""
-    rows = []
-    for (arm, day), group in trajectories.groupby(["arm", "day"], sort=True):
-        for marker in MARKERS:
-            v = group[marker].dropna().to_numpy(float)
-            q = np.quantile(v, [0.25, 0.5, 0.75]) if v.size else [np.nan] * 3
-            rows.append({"arm": arm, "day": day, "marker": marker, "q25": q[0],
-                         "median": q[1], "q75": q[2], "n": int(v.size)})
-    return pd.DataFrame(rows)
 
 
 def _colour(arms: list[str], arm: str) -> str:
@@ -187,36 +179,9 @@ def _trial_figures(summary: dict[str, Any], patients: pd.DataFrame,
         fig.tight_layout()
         figures.append(("Cumulative incidence of improvement and death (Aalen-Johansen)",
                         png_base64(fig)))
-    table = trajectory_table(trajectories)
-    arm_names = list(dict.fromkeys(table.arm.astype(str)))
-    fig, axes = plt.subplots(1, len(MARKERS), figsize=(15, 3.9 + 0.25 * len(arm_names)))
-    for ax, (marker, label) in zip(axes, MARKERS.items(), strict=True):
-        rows = table[table.marker == marker]
-        for arm, t in rows.groupby("arm", sort=False):
-            c = _colour(arms, str(arm))
-            ax.plot(t.day, t["median"], color=c, label=str(arm))
-            ax.fill_between(t.day, t.q25, t.q75, color=c, alpha=0.15)
-            first = t[t.day == t.day.min()]
-            ax.plot(first.day, first["median"], "o", color=c, ms=4)  # the value at baseline
-        ax.set(title=label, xlabel="days after randomisation")
-        # patients alive and measured under the axis, at every 7th day: the median of few
-        # survivors is not the arm's (who died drops out of the curve)
-        days = [d for d in sorted(rows.day.unique()) if d % 7 == 0]
-        for k, arm in enumerate(arm_names):
-            counts = rows[rows.arm.astype(str) == arm].set_index("day")["n"]
-            for d in days:
-                if d in counts.index:
-                    ax.annotate(f"{int(counts[d])}", (d, 0), xycoords=("data", "axes fraction"),
-                                xytext=(0, -48 - 10 * k), textcoords="offset points",
-                                ha="center", fontsize=7, color=_colour(arms, arm))
-    axes[0].annotate("alive: " + ", ".join(arm_names), (0, 0), xycoords="axes fraction",
-                     xytext=(-30, -48 - 10 * len(arm_names)), textcoords="offset points",
-                     fontsize=7, color="#555555")
-    axes[0].legend(frameon=False, fontsize=8)
-    fig.suptitle("Biomarkers by arm among patients alive on each day (while-alive): median, "
-                 "interquartile range, the baseline value as a dot; numbers alive below",
-                 fontsize=10)
-    fig.tight_layout()
+    colours = {str(arm): _colour(arms, str(arm)) for arm in arms}
+    fig = biomarker_figure(trajectory_table(trajectories),
+                           death_table(patients, follow_up), colours)
     figures.append(("Biomarker trajectories by arm", png_base64(fig)))
     return figures
 
