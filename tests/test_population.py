@@ -295,11 +295,11 @@ def test_type_one_interferon_alone_makes_a_patient_symptomatic() -> None:
 
 
 def test_deteriorating_ward_patient_goes_to_intensive_care() -> None:
-    """A full-care patient on oxygen (P/F 250, never HFNC) whose death hazard stays above
-    ``icu_hazard_per_day`` for ``icu_deterioration_days`` enters intensive care then, stays
-    while the hazard is high and steps down ``icu_step_down_days`` after it falls; the same
-    course with a hazard just below the threshold, or with a ceiling of care, stays on the
-    ward (with the ceiling, the rule was met: ``icu_indicated``, what the ceiling of care is
+    """A full-care patient on oxygen (P/F 250, never HFNC) whose organ dysfunction stays at
+    least ``od_icu`` for ``icu_deterioration_days`` enters intensive care then, stays while it
+    is that high and steps down ``icu_step_down_days`` after it falls; the same course with
+    organ dysfunction just below the threshold, or with a ceiling of care, stays on the ward
+    (with the ceiling, the rule was met: ``icu_indicated``, what the ceiling of care is
     calibrated on)."""
     from mscsim.model import SUPPORT_LEVELS, care_pathway
 
@@ -309,26 +309,23 @@ def test_deteriorating_ward_patient_goes_to_intensive_care() -> None:
     ill = (t >= 8) & (t < 20)
     base = dict(viral_load_log10=np.zeros_like(t), il6_pg_ml=np.full_like(t, 40.0),
                 ifn_pg_ml=np.zeros_like(t), pf_ratio_mmhg=np.where(ill, 250.0, 450.0),
-                spo2_pct=np.where(ill, 90.0, 97.0), lung_damage_frac=np.where(ill, 0.3, 0.0),
-                organ_dysfunction=np.zeros_like(t))
-    rate = np.where((t >= 10) & (t < 14), 1.0, 0.0)
+                spo2_pct=np.where(ill, 90.0, 97.0), lung_damage_frac=np.where(ill, 0.3, 0.0))
+    dysfunction = (t >= 10) & (t < 14)
 
-    def course(scale: float, imv_available: float):  # type: ignore[no-untyped-def]
-        cum = np.concatenate([[0.0], np.cumsum(rate[1:] * scale * dt)])
-        series = {**base, "cum_hazard": cum}
+    def course(level: float, imv_available: float):  # type: ignore[no-untyped-def]
+        series = {**base, "organ_dysfunction": np.where(dysfunction, level, 0.0)}
         return care_pathway({k: v[None, :] for k, v in series.items()}, t,
                             np.array([imv_available]), rules)
 
-    high = course(rules.icu_hazard_per_day * 1.2, 1.0)
-    # the hazard per day is known at the end of each grid step: from t = 10 to 13.75
+    high = course(rules.od_icu * 1.2, 1.0)
     assert high.icu_day[0] == pytest.approx(10 + rules.icu_deterioration_days - dt)
     oxygen = SUPPORT_LEVELS.index("oxygen")
     assert (high.support[0][high.icu[0]] == oxygen).all()  # in ICU without HFNC/NIV
     left = t[high.icu[0]].max() + dt
     assert left == pytest.approx(14 + rules.icu_step_down_days - dt)
-    below = course(rules.icu_hazard_per_day * 0.9, 1.0)
+    below = course(rules.od_icu * 0.9, 1.0)
     assert np.isnan(below.icu_day[0]) and not below.icu_indicated[0]
-    ceiling = course(rules.icu_hazard_per_day * 1.2, 0.0)  # indicated, kept on the ward
+    ceiling = course(rules.od_icu * 1.2, 0.0)  # indicated, kept on the ward
     assert np.isnan(ceiling.icu_day[0]) and ceiling.icu_indicated[0] and high.icu_indicated[0]
 
 

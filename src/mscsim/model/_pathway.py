@@ -31,11 +31,10 @@ Rules (thresholds in the parameter table, names in brackets):
   ``wean_days``; HFNC/NIV to oxygen when P/F >= ``pf_wean_hfnc`` is sustained ``wean_days``;
   oxygen off when SpO2 >= ``spo2_oxygen`` is sustained ``wean_days``.
 - Intensive care (patients with ``imv_available`` = 1): admitted at the first escalation to
-  HFNC/NIV or invasive ventilation, or on clinical deterioration, when the death hazard per
-  day (the increment of the ODE's ``cum_hazard``; the model's analogue of an early-warning
-  score) has stayed at least ``icu_hazard_per_day`` for ``icu_deterioration_days``;
-  discharged to the ward after ``icu_step_down_days`` neither on HFNC/NIV or ventilation nor
-  deteriorating.
+  HFNC/NIV or invasive ventilation, or on clinical deterioration, when organ dysfunction has
+  stayed at least ``od_icu`` for ``icu_deterioration_days`` (developing extra-pulmonary organ
+  dysfunction in a patient on the ward, whatever the oxygen need); discharged to the ward
+  after ``icu_step_down_days`` neither on HFNC/NIV or ventilation nor above ``od_icu``.
 - Discharge alive: out of intensive care, off oxygen for ``discharge_off_oxygen_days``, at
   least ``min_stay_days`` after admission and ``post_icu_ward_days`` after leaving intensive
   care.
@@ -66,7 +65,7 @@ SUPPORT_LEVELS = ("none", "oxygen", "hfnc_niv", "imv")
 NONE, OXYGEN, HFNC_NIV, IMV = range(4)
 #: model outputs the pathway reads
 PATHWAY_INPUTS = ("pf_ratio_mmhg", "spo2_pct", "lung_damage_frac", "il6_pg_ml", "ifn_pg_ml",
-                  "viral_load_log10", "organ_dysfunction", "cum_hazard")
+                  "viral_load_log10", "organ_dysfunction")
 WHO_DEAD = 10
 
 
@@ -89,7 +88,7 @@ class PathwayRules:
     pf_extubation: float
     pf_wean_hfnc: float
     wean_days: float
-    icu_hazard_per_day: float
+    od_icu: float
     icu_deterioration_days: float
     icu_step_down_days: float
     discharge_off_oxygen_days: float
@@ -160,14 +159,6 @@ def _steps(days: float, dt: float) -> int:
     return max(1, int(np.ceil(days / dt - 1e-9)))
 
 
-def _hazard_per_day(cum_hazard: np.ndarray, dt: float) -> np.ndarray:
-    """The death hazard per day (n, t) over the last grid step (0 at the first time): what is
-    known of a patient's deterioration at each time."""
-    rate = np.zeros_like(cum_hazard)
-    rate[:, 1:] = np.diff(cum_hazard, axis=1) / dt
-    return rate
-
-
 def _first_time(mask: np.ndarray, times: np.ndarray) -> np.ndarray:
     hit = mask.any(axis=1)
     return np.where(hit, times[mask.argmax(axis=1)], np.nan)
@@ -193,7 +184,6 @@ def care_pathway(outputs: Mapping[str, np.ndarray], times: np.ndarray,
     il6 = np.asarray(outputs["il6_pg_ml"], dtype=float)
     viral = np.asarray(outputs["viral_load_log10"], dtype=float)
     organ = np.asarray(outputs["organ_dysfunction"], dtype=float)
-    hazard_rate = _hazard_per_day(np.asarray(outputs["cum_hazard"], dtype=float), dt)
     death = np.full(n, np.inf) if death_day is None else \
         np.where(np.isfinite(death_day), death_day, np.inf)
     ceiling = np.where(np.asarray(imv_available, dtype=float) >= 0.5, IMV, HFNC_NIV)
@@ -208,7 +198,7 @@ def care_pathway(outputs: Mapping[str, np.ndarray], times: np.ndarray,
         "hfnc": (pf < rules.pf_hfnc, _steps(rules.escalate_hfnc_days, dt)),
         "imv": (pf < rules.pf_imv, _steps(rules.escalate_imv_days, dt)),
         "niv_failure": (pf < rules.pf_niv_failure, _steps(rules.niv_failure_days, dt)),
-        "deteriorating": (hazard_rate >= rules.icu_hazard_per_day,
+        "deteriorating": (organ >= rules.od_icu,
                           _steps(rules.icu_deterioration_days, dt)),
         "extubate": (pf >= rules.pf_extubation, _steps(rules.wean_days, dt)),
         "wean_hfnc": (pf >= rules.pf_wean_hfnc, _steps(rules.wean_days, dt)),
