@@ -101,17 +101,17 @@ def published_study(study_id: str) -> PublishedStudy:
     study = found.iloc[0]
     outcomes = load_outcomes(studies=studies)
     rows = outcomes[(outcomes["study_id"] == study_id) & outcomes["primary"]]
-    rows = rows.sort_values("timepoint_days", kind="stable")
+    records = rows.sort_values("timepoint_days", kind="stable").to_dict("records")
     deaths = tuple(PublishedDeaths(
-        day=int(r.timepoint_days), definition=str(r.outcome_definition),
-        deaths_treated=int(r.events_treated), n_treated=int(r.n_treated),
-        deaths_control=int(r.events_control), n_control=int(r.n_control),
-        verified=str(r.verified), source=str(r.source))
-        for r in rows[rows["outcome"] == "mortality"].itertuples(index=False))
-    others = tuple(f"{str(r.outcome).replace('_', ' ')} by day {int(r.timepoint_days)} "
-                   f"({int(r.events_treated)}/{int(r.n_treated)} vs "
-                   f"{int(r.events_control)}/{int(r.n_control)}; {r.verified})"
-                   for r in rows[rows["outcome"] != "mortality"].itertuples(index=False))
+        day=int(r["timepoint_days"]), definition=str(r["outcome_definition"]),
+        deaths_treated=int(r["events_treated"]), n_treated=int(r["n_treated"]),
+        deaths_control=int(r["events_control"]), n_control=int(r["n_control"]),
+        verified=str(r["verified"]), source=str(r["source"]))
+        for r in records if r["outcome"] == "mortality")
+    others = tuple(f"{str(r['outcome']).replace('_', ' ')} by day {int(r['timepoint_days'])} "
+                   f"({int(r['events_treated'])}/{int(r['n_treated'])} vs "
+                   f"{int(r['events_control'])}/{int(r['n_control'])}; {r['verified']})"
+                   for r in records if r["outcome"] != "mortality")
     surname = str(study["first_author"]).split()[0]
     return PublishedStudy(study_id, f"{surname} {int(study['year'])}", deaths, others)
 
