@@ -135,9 +135,11 @@ def test_the_figure_check_sees_overlaps() -> None:
 
 @pytest.fixture(scope="module")
 def trial_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small trial run with its power analysis, and its report."""
+    """A small trial run with its power analysis, and its report; linked to a published
+    study so the page shows the published result beside the virtual one."""
     root = tmp_path_factory.mktemp("browser")
-    spec = tiny_spec_file(root, title="A test design of 8 patients")
+    spec = tiny_spec_file(root, title="A test design of 8 patients",
+                          evidence_study="Monsel2022")
     out = root / "tiny"
     main(["trial", "run", str(spec), "-o", str(out), "--engine", "serial", "--quiet"])
     main(["trial", "power", str(spec), "--replicates", "50", "-o", str(out), "--engine",
@@ -152,6 +154,9 @@ def test_the_trial_report_fits_the_page_and_reads_cleanly(trial_folder: Path,
     _assert_readable(check, "trial report")
     assert check["text"].lstrip().startswith("Virtual trial: tiny")
     assert "In short" in check["text"][:200]
+    published = check["text"].index("Published versus this virtual trial")
+    assert published < check["text"].index("Flow of patients")   # read before the details
+    assert "Published (Monsel 2022): deaths by day 28" in check["text"]
 
 
 def test_the_population_report_fits_the_page_and_reads_cleanly(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_report_design_reads_in_words():
     from mscsim.trial import load_spec
@@ -169,3 +171,100 @@ def test_biomarker_panels_mark_each_death_on_its_day_in_its_arm():
     assert [t.get_text() for t in strips[0].get_yticklabels()] == ["deaths, msc",
                                                                    "deaths, placebo"]
     plt.close(fig)
+
+
+def _cells(table_html: str) -> list[list[str]]:
+    """The data rows of an HTML table from ``html_table``, cells unescaped."""
+    import html
+    import re
+
+    return [[html.unescape(c) for c in re.findall(r"<td>(.*?)</td>", row)]
+            for row in table_html.split("<tr>")[2:]]
+
+
+@pytest.mark.parametrize("design", ["leng2020", "lanzoni2021", "stroma_cov2_2022",
+                                    "bowdish2023"])
+def test_a_replica_shows_the_published_deaths_beside_its_own(design: str) -> None:
+    """The section's table carries the dataset's mortality counts and verification tag for
+    the design's linked study, and the virtual trial's deaths by the same day (by the end of
+    follow-up where the published day lies beyond it)."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from mscsim.evidence import load_outcomes
+    from mscsim.trial import load_spec
+    from mscsim.trial._report_published import published_section
+
+    spec = json.loads(load_spec(design).model_dump_json())      # as spec.json
+    follow_up = spec["follow_up_days"]
+    deaths = {"msc": [1.5, 6.0, 13.0, 20.0, 29.5, np.nan, np.nan],
+              "placebo": [0.5, 7.0, 27.0, 30.0, np.nan, np.nan]}
+    patients = pd.DataFrame([(arm, t) for arm, times in deaths.items() for t in times],
+                            columns=["arm", "death_time"])
+    outcomes = load_outcomes()
+    published = outcomes[(outcomes.study_id == spec["trial"]["evidence_study"])
+                         & (outcomes.outcome == "mortality") & outcomes.primary]
+    page = published_section(spec, patients)
+    assert "<h2>Published versus this virtual trial</h2>" in page
+    _balanced(page)
+    rows = _cells(page[page.index("<table>"):page.index("</table>") + 8])
+    expected = []
+    for r in published.sort_values("timepoint_days").itertuples():
+        day = min(r.timepoint_days, follow_up)
+        for arm, events, n in (("msc", r.events_treated, r.n_treated),
+                               ("placebo", r.events_control, r.n_control)):
+            simulated = sum(t <= day for t in deaths[arm])
+            when = f"by day {day:g}" + (f" (end of follow-up; published day "
+                                        f"{r.timepoint_days})" if day < r.timepoint_days
+                                        else "")
+            expected.append([f"day {r.timepoint_days}: {r.outcome_definition}", arm,
+                             f"{events} / {n} ({100 * events / n:.1f}%)",
+                             {"primary": "primary report", "secondary": "secondary source",
+                              "unverified": "UNVERIFIED"}[r.verified],
+                             f"{simulated} / {len(deaths[arm])} "
+                             f"({100 * simulated / len(deaths[arm]):.1f}%)", when])
+    assert rows == expected and len(rows) >= 2
+
+
+def test_the_published_sentence_reads_the_headline_counts_in_words() -> None:
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from mscsim.trial import load_spec
+    from mscsim.trial._report_published import published_section
+
+    patients = pd.DataFrame({"arm": ["msc"] * 3 + ["placebo"] * 2,
+                             "death_time": [3.0, np.nan, np.nan, 10.0, 28.0]})
+    stroma = json.loads(load_spec("stroma_cov2_2022").model_dump_json())
+    page = published_section(stroma, patients)
+    assert ("<p>Published (Monsel 2022): deaths by day 28, 5 of 21 msc patients and 4 of 24 "
+            "placebo patients (counts read in a secondary source (a review&#x27;s table); "
+            "may differ from the primary report); this virtual trial: 1 of 3 msc and 2 of "
+            "2 placebo patients by day 28.</p>") in page
+    assert "serious adverse events by day 14 (6/21 vs 6/24; primary)" in page
+    leng = published_section(json.loads(load_spec("leng2020").model_dump_json()), None)
+    assert "(counts unverified: recalled, not seen in any source" in leng
+    assert "this folder holds no single virtual trial" in leng
+    assert "virtual trial deaths" not in leng                   # no empty columns
+
+
+def test_a_design_without_a_published_study_gets_one_line() -> None:
+    import json
+
+    from mscsim.trial import load_spec
+    from mscsim.trial._report_published import published_section
+
+    phase3 = json.loads(load_spec("phase3").model_dump_json())
+    line = published_section(phase3, None)
+    assert line.count("<p") == 1 and "<table>" not in line and "No published trial" in line
+    phase3["trial"]["evidence_study"] = "Gone2020"     # a spec.json from another dataset
+    line = published_section(phase3, None)
+    assert "links trial.evidence_study = &#x27;Gone2020&#x27;, a study the evidence dataset" \
+        in line
+    assert "<table>" not in line
+    del phase3["trial"]["evidence_study"]               # a spec.json from before the field
+    assert "No published trial" in published_section(phase3, None)

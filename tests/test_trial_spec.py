@@ -98,6 +98,11 @@ def test_base_spec_is_valid() -> None:
      "'composite', 'while_alive' or 'survivors'"),
     (lambda d: d["endpoints"].update(death_strategy={"vfd_d28": "survivors"}),
      "endpoints.death_strategy.vfd_d28", "death_strategy =", "pf_change_d7"),
+    (lambda d: d["trial"].update(evidence_study="monsel2022"), "trial.evidence_study",
+     "evidence_study =", "not a study_id of the evidence dataset "
+     "(mscsim/evidence/data/studies.csv); did you mean Monsel2022?"),
+    (lambda d: d["trial"].update(evidence_study=2022), "trial.evidence_study",
+     "evidence_study =", "Input should be a valid string"),
 ])
 def test_field_errors_name_field_and_line(tmp_path: Path, change, field: str, needle: str,
                                           message: str) -> None:
@@ -178,3 +183,22 @@ def test_death_strategy_is_optional_and_read() -> None:
     spec = spec_from_dict(data)
     assert spec.death_strategy("pf_change_d7") == "while_alive"
     assert spec.death_strategy("il6_change_d3") == "composite"
+
+
+def test_a_design_links_its_published_study_in_the_evidence_dataset() -> None:
+    """Every shipped design that mirrors a published trial names its study_id in the evidence
+    dataset; an id the dataset lacks is refused with the ids it has."""
+    from mscsim.evidence import load_studies
+
+    ids = set(load_studies()["study_id"])
+    linked = {name: load_spec(name).trial.evidence_study for name in design_names()}
+    assert linked == {"bowdish2023": "Bowdish2023", "lanzoni2021": "Lanzoni2021",
+                      "leng2020": "Leng2020", "phase3": None,
+                      "stroma_cov2_2022": "Monsel2022"}
+    assert {sid for sid in linked.values() if sid} <= ids
+    data = copy.deepcopy(BASE_SPEC)
+    data["trial"] = {"name": "tiny", "evidence_study": "Nobody1999"}
+    with pytest.raises(InputError, match="'Nobody1999' is not a study_id.*study ids: "
+                                         "Leng2020, Shu2020") as info:
+        spec_from_dict(data)
+    assert info.value.field == "trial.evidence_study"

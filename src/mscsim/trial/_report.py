@@ -30,6 +30,7 @@ from mscsim.trial._report_biomarkers import (  # noqa: E402
     death_table,
     trajectory_table,
 )
+from mscsim.trial._report_published import published_section  # noqa: E402
 from mscsim.trial._run import (  # noqa: E402
     PATIENTS_FILE,
     SPEC_FILE,
@@ -564,13 +565,14 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
     except (OSError, ValueError, KeyError) as err:
         raise InputError(f"cannot read the trial spec: {err}", file=folder / SPEC_FILE) \
             from None
+    patients = read_parquet(folder / PATIENTS_FILE) if summary is not None else None
+    parts.append(published_section(spec, patients))
     in_short = [_power_summary(power)] if power is not None else []
     if summary is not None:
         in_short.append(_run_summary(summary, alpha))
     parts.insert(0, "<div class='summary'><h2>In short</h2>" + "".join(
         f"<p>{html.escape(t)}</p>" for t in in_short) + "</div>")
-    if summary is not None:
-        patients = read_parquet(folder / PATIENTS_FILE)
+    if summary is not None and patients is not None:
         trajectories = read_parquet(folder / TRAJECTORIES_FILE)
         parts.append("<h2>Flow of patients (CONSORT-style)</h2>" + _consort(summary))
         deaths = [[a, v["n"], ", ".join(f"day {d}: {c}" for d, c in v["deaths"].items())]
@@ -624,6 +626,7 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
              ".side{font-size:12px;background:#fff8f0}.arrow{font-size:18px}"
              ".arms{display:flex;gap:40px}.arm{min-width:200px}"
              ".warning{border:2px solid #b2182b;background:#fdecea;padding:8px 12px}"
+             ".note{font-size:12px;color:#444;overflow-wrap:anywhere}"
              ".summary{border-left:4px solid #2166ac;background:#f0f5fb;padding:4px 14px}")
     body = (f"<!doctype html><html><head><meta charset='utf-8'><title>mscsim trial "
             f"{html.escape(title)}</title><style>{style}</style></head><body>"

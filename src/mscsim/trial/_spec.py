@@ -31,6 +31,7 @@ from pydantic import (
 from mscsim._errors import InputError
 from mscsim._limits import check_limit, over_limit
 from mscsim.model import ERAS, standard_of_care_of_period
+from mscsim.trial._published import check_evidence_study
 
 #: follow-up days at which all-cause mortality can be an endpoint
 MORTALITY_DAYS = (14, 28, 30, 60, 90)
@@ -79,6 +80,10 @@ class TrialInfo(_Strict):
     name: str = Field(min_length=1, description="short identifier, e.g. 'leng2020'")
     title: str = Field("", description="one-line description")
     mirrors: str = Field("", description="citation of the published trial mirrored")
+    evidence_study: str | None = Field(
+        None, description="the mirrored trial's study_id in the evidence dataset "
+        "(mscsim/evidence/data/studies.csv, e.g. 'Monsel2022'): the report shows its "
+        "published deaths beside the virtual trial's")
     notes: str = Field("", description="design choices and deviations from the publication")
     enrolment_period: tuple[dt.date, dt.date] | None = Field(
         None, strict=False, description="first and last day of the published trial's enrolment "
@@ -88,6 +93,11 @@ class TrialInfo(_Strict):
         "'dexamethasone', 'dexamethasone+tocilizumab', or 'era' (default): that in force at "
         "the midpoint of enrolment_period, or the current one (dexamethasone+tocilizumab) "
         "for a design without a period; eras in docs/trials.md")
+
+    @field_validator("evidence_study")
+    @classmethod
+    def _study_in_dataset(cls, study_id: str | None) -> str | None:
+        return None if study_id is None else check_evidence_study(study_id)
 
     @model_validator(mode="after")
     def _period_in_order(self) -> TrialInfo:
