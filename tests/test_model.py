@@ -23,8 +23,9 @@ def test_every_parameter_and_state_declares_units(model: Model) -> None:
 
 
 def test_state_count_follows_model_notes(model: Model) -> None:
-    assert 30 <= len(model.state_ids) <= 36
-    for state in ("T", "R", "D", "Dh", "F", "M", "Mo1", "Mo2", "N", "IL6", "TNF", "IL10", "CD8",
+    assert 30 <= len(model.state_ids) <= 37
+    for state in ("ln_V", "ln_RNA", "T", "R", "D", "Dh", "F", "M", "Mo1", "Mo2", "N", "IL6",
+                  "TNF", "IL10", "CD8",
                   "CD4", "Treg", "CD4_blood", "CD8_blood", "BNK_blood", "B", "Ab", "MSC_blood",
                   "MSC_lung", "MSC_liver_spleen", "S", "dex_course", "Toci", "OD"):
         assert state in model.state_ids

@@ -131,6 +131,7 @@ def test_clinical_course_definitions_on_a_hand_made_course() -> None:
 
     series = dict(
         viral_load_log10=curve([0, 3, 6, 12, 14], [0, 8, 5, 1.5, 0]),
+        viral_rna_log10=curve([0, 3, 6, 12, 18, 22], [0, 8, 6, 4, 2.5, 0]),
         il6_pg_ml=curve([0, 2, 8, 14, 30], [2, 12, 80, 30, 3]),
         ifn_pg_ml=curve([0, 1, 3, 6, 40], [0, 2, 4, 1, 0]),
         lymphocytes_1e9_l=curve([0, 8, 20, 40], [1.8, 0.6, 1.2, 1.6]),
@@ -166,7 +167,9 @@ def test_clinical_course_definitions_on_a_hand_made_course() -> None:
                                      replace(rules, imv_hazard_factor=1.0)).iloc[0]
     assert without_relief.death_day == pytest.approx(10 + 0.3 / 0.07, abs=0.25)
     assert np.isnan(dies.discharge_day) and np.isnan(dies.recovery_day)
-    assert lives.peak_viral_load_day == 3 and lives.viral_clearance_day <= 14
+    # the viral peak is that of replicating virus; clearance that of PCR-detectable RNA, which
+    # falls below 2 log10 copies/mL at day 18.8 (after the virus, gone by day 12.7)
+    assert lives.peak_viral_load_day == 3 and 18.75 <= lives.viral_clearance_day <= 19.0
     assert lives.cd4_nadir_1e6_l == 250 and lives.cd8_nadir_1e6_l == 120
     assert lives.lymphopenia_at_admission
 
@@ -278,6 +281,7 @@ def test_type_one_interferon_alone_makes_a_patient_symptomatic() -> None:
     ifn = np.interp(t, [0, 2, 4, 6, 40], [0, 0, high, 0, 0])
     series = dict(
         viral_load_log10=np.interp(t, [0, 4, 12, 14], [0, 6, 1, 0]),
+        viral_rna_log10=np.interp(t, [0, 4, 12, 14], [0, 6, 1, 0]),
         il6_pg_ml=np.full_like(t, 3.0), ifn_pg_ml=ifn,
         lymphocytes_1e9_l=np.full_like(t, 1.8), cd4_blood_1e6_l=np.full_like(t, 750),
         cd8_blood_1e6_l=np.full_like(t, 450), pf_ratio_mmhg=np.full_like(t, 450),
@@ -307,7 +311,7 @@ def test_deteriorating_ward_patient_goes_to_intensive_care() -> None:
     dt = 0.25
     t = np.arange(0, 30.0, dt)
     ill = (t >= 8) & (t < 20)
-    base = dict(viral_load_log10=np.zeros_like(t), il6_pg_ml=np.full_like(t, 40.0),
+    base = dict(viral_rna_log10=np.zeros_like(t), il6_pg_ml=np.full_like(t, 40.0),
                 ifn_pg_ml=np.zeros_like(t), pf_ratio_mmhg=np.where(ill, 250.0, 450.0),
                 spo2_pct=np.where(ill, 90.0, 97.0), lung_damage_frac=np.where(ill, 0.3, 0.0))
     dysfunction = (t >= 10) & (t < 14)
@@ -330,7 +334,8 @@ def test_deteriorating_ward_patient_goes_to_intensive_care() -> None:
 
 
 def test_solver_log_does_not_flood_the_terminal() -> None:
-    """1,000 infections (seed 5) include a few whose CVODE run reports 't + h = t' or a failed
+    """1,000 infections (seed 6 on this model; the seed moves when the model does) include a
+    few whose CVODE run reports 't + h = t' or a failed
     error test through SUNDIALS' own logger; that log is off by default (the patient's status
     carries the failure) and comes back when the user asks for it."""
     import os
@@ -338,7 +343,7 @@ def test_solver_log_does_not_flood_the_terminal() -> None:
     import sys
 
     code = ("from mscsim.population import generate_population\n"
-            "generate_population(1000, 5, engine='serial')\n")
+            "generate_population(1000, 6, engine='serial')\n")
     quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            timeout=300)
     assert quiet.returncode == 0, quiet.stderr

@@ -119,17 +119,24 @@ def test_analytic_jacobian_matches_finite_differences(model: Model,
         code.jacobian(float(day), y, p, jac)
         assert np.all(np.isfinite(jac)), f"non-finite Jacobian on day {day}"
         numeric = np.empty((n, n))
+        rounding = np.empty((n, n))  # what floating point leaves of each difference quotient
         for j in range(n):
             # central differences; forward ones near a zero state (fractional powers of it)
             h = 1e-5 * max(abs(y[j]), 1e-2)
             up, down = y.copy(), y.copy()
             up[j] += h
             down[j] -= h if abs(y[j]) > 2 * h else 0.0
-            numeric[:, j] = (interpreter.rhs(float(day), up, params)
-                             - interpreter.rhs(float(day), down, params)) / (up[j] - down[j])
+            f_up = interpreter.rhs(float(day), up, params)
+            f_down = interpreter.rhs(float(day), down, params)
+            numeric[:, j] = (f_up - f_down) / (up[j] - down[j])
+            rounding[:, j] = (8 * np.finfo(float).eps * np.maximum(np.abs(f_up), np.abs(f_down))
+                              / (up[j] - down[j]))
         scale = np.maximum(np.abs(numeric), 1e-6 * np.abs(numeric).max(axis=1, keepdims=True))
         scale = np.maximum(scale, 1e-300)  # rows of switched-off therapies are exactly zero
-        assert np.max(np.abs(jac - numeric) / scale) < 1e-4, f"day {day}"
+        # a derivative far below its right-hand side (ln_RNA on ln_V once the virus is gone:
+        # k * exp(ln_V - ln_RNA) ~ 1e-11 beside k) is resolved only to the rounding error
+        error = np.maximum(np.abs(jac - numeric) - rounding, 0.0)
+        assert np.max(error / scale) < 1e-4, f"day {day}"
 
 
 @fast_extra

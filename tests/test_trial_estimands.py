@@ -58,7 +58,8 @@ def _course(times: np.ndarray, **series: np.ndarray) -> np.ndarray:
 
     defaults = {"pf_ratio_mmhg": 250.0, "spo2_pct": 92.0, "il6_pg_ml": 50.0,
                 "tnf_pg_ml": 4.0, "il10_pg_ml": 5.0, "ifn_pg_ml": 1.0, "lymphocytes_1e9_l": 0.7,
-                "lung_damage_frac": 0.3, "viral_load_log10": 0.0, "organ_dysfunction": 0.1,
+                "lung_damage_frac": 0.3, "viral_load_log10": 0.0, "viral_rna_log10": 0.0,
+                "organ_dysfunction": 0.1,
                 "cum_hazard": 0.0}
     values = np.zeros((1, len(times), len(OUTPUTS)))
     for k, name in enumerate(OUTPUTS):

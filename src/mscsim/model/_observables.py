@@ -21,7 +21,10 @@ class Observable:
 
 OBSERVABLES: tuple[Observable, ...] = (
     Observable("viral_load_log10", "log10 copies/mL",
-               "viral RNA, log10 copies/mL; 0 below 1 copy/mL"),
+               "viral RNA of replicating virus, log10 copies/mL; 0 below 1 copy/mL"),
+    Observable("viral_rna_log10", "log10 copies/mL",
+               "PCR-detectable viral RNA (replicating virus and the RNA that outlasts it), "
+               "log10 copies/mL; 0 below 1 copy/mL"),
     Observable("il6_pg_ml", "pg/mL", "plasma IL-6"),
     Observable("tnf_pg_ml", "pg/mL", "plasma TNF-alpha"),
     Observable("il10_pg_ml", "pg/mL", "plasma IL-10"),

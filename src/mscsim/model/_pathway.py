@@ -40,7 +40,8 @@ Rules (thresholds in the parameter table, names in brackets):
   care.
 - WHO level while alive (Marshall et al. 2020 Lancet Infect Dis doi:10.1016/S1473-3099(20)
   30483-7): outside hospital 2 when symptomatic, 1 when
-  viral RNA is detectable (>= ``viral_detection_log10``), 0 otherwise; in hospital 4 (no
+  PCR-detectable viral RNA (``viral_rna_log10``) is at least ``viral_detection_log10``, 0
+  otherwise; in hospital 4 (no
   oxygen), 5 (oxygen), 6 (HFNC/NIV), 7 (ventilated, P/F >= 150), 8 (ventilated, P/F < 150),
   9 (ventilated, P/F < 150 with organ failure: organ dysfunction >= ``od_organ_failure`` or
   IL-6 >= ``il6_organ_failure``); 10 from the day of death.
@@ -65,7 +66,7 @@ SUPPORT_LEVELS = ("none", "oxygen", "hfnc_niv", "imv")
 NONE, OXYGEN, HFNC_NIV, IMV = range(4)
 #: model outputs the pathway reads
 PATHWAY_INPUTS = ("pf_ratio_mmhg", "spo2_pct", "lung_damage_frac", "il6_pg_ml", "ifn_pg_ml",
-                  "viral_load_log10", "organ_dysfunction")
+                  "viral_rna_log10", "organ_dysfunction")
 WHO_DEAD = 10
 
 
@@ -182,7 +183,7 @@ def care_pathway(outputs: Mapping[str, np.ndarray], times: np.ndarray,
     spo2 = np.asarray(outputs["spo2_pct"], dtype=float)
     damage = np.asarray(outputs["lung_damage_frac"], dtype=float)
     il6 = np.asarray(outputs["il6_pg_ml"], dtype=float)
-    viral = np.asarray(outputs["viral_load_log10"], dtype=float)
+    viral = np.asarray(outputs["viral_rna_log10"], dtype=float)
     organ = np.asarray(outputs["organ_dysfunction"], dtype=float)
     death = np.full(n, np.inf) if death_day is None else \
         np.where(np.isfinite(death_day), death_day, np.inf)

@@ -20,8 +20,10 @@ Definitions (days after infection; NaN when the event does not happen):
   and ``1 - exp(-it)``.
 - ``recovery_day``: for admitted survivors, first time after the lowest P/F at which
   SpO2 >= 94% and P/F >= 300 (off oxygen).
-- ``viral_clearance_day``: first time after the viral peak from which viral RNA stays below
-  the detection limit (100 copies/mL) to the end of the simulation.
+- ``viral_clearance_day``: first time after the peak of PCR-detectable RNA
+  (``viral_rna_log10``, which outlasts replicating virus) from which it stays below the
+  detection limit (100 copies/mL) to the end of the simulation. ``peak_viral_load_log10`` and
+  ``peak_viral_load_day`` are those of replicating virus (``viral_load_log10``).
 - ``peak_il6_pg_ml``, ``peak_ifn_pg_ml``: highest plasma IL-6 and type-I IFN (model scale).
 - ``peak_who``: highest WHO level while alive, 10 if the patient died.
 - ``cd4_nadir_1e6_l``, ``cd8_nadir_1e6_l``, ``t_cell_nadir_1e6_l``: lowest blood CD4, CD8 and
@@ -38,8 +40,8 @@ import pandas as pd
 from mscsim.model import PATHWAY_INPUTS, Pathway, PathwayRules, pathway_and_death, symptomatic
 from mscsim.simulate import BatchResult
 
-COURSE_OUTPUTS = tuple(dict.fromkeys((*PATHWAY_INPUTS, "lymphocytes_1e9_l", "cd4_blood_1e6_l",
-                                      "cd8_blood_1e6_l", "cum_hazard")))
+COURSE_OUTPUTS = tuple(dict.fromkeys((*PATHWAY_INPUTS, "viral_load_log10", "lymphocytes_1e9_l",
+                                      "cd4_blood_1e6_l", "cd8_blood_1e6_l", "cum_hazard")))
 # Guan 2020 NEJM counted lymphocytopenia as < 1,500 per mm3 (Table 3, as recalled)
 LYMPHOPENIA_1E9_L = 1.5
 
@@ -129,7 +131,8 @@ def _course(batch: BatchResult, thresholds: np.ndarray, imv_available: np.ndarra
         "peak_who": peak_who,
         "peak_viral_load_log10": np.nanmax(vl, axis=1),
         "peak_viral_load_day": t[np.nanargmax(np.where(np.isfinite(vl), vl, -np.inf), axis=1)],
-        "viral_clearance_day": viral_clearance(vl, t, rules.viral_detection_log10),
+        "viral_clearance_day": viral_clearance(inputs["viral_rna_log10"], t,
+                                               rules.viral_detection_log10),
         "peak_il6_pg_ml": np.nanmax(il6, axis=1),
         "peak_ifn_pg_ml": np.nanmax(inputs["ifn_pg_ml"], axis=1),
         "min_lymphocytes_1e9_l": np.nanmin(lym, axis=1),

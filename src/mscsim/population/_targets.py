@@ -252,9 +252,22 @@ VIRAL_CLEARED = Target(
     "good within 60 days of infection (prolonged shedding beyond two months is seen in "
     "immunocompromised hosts; Cevik 2021 Lancet Microbe doi:10.1016/S2666-5247(20)30172-5: "
     "mean upper-respiratory shedding 17 days, maximum 83); band: assumption")
+RNA_SHEDDING_OUTPATIENTS = Target(
+    "rna_shedding_median_days_symptomatic_not_admitted", 17.0, 15.5, 18.6,
+    "upper-respiratory RNA shedding lasts a mean of 17.0 days (95% CI 15.5-18.6) after "
+    "symptom onset, 79 studies (Cevik 2021 Lancet Microbe doi:10.1016/S2666-5247(20)30172-5, "
+    "abstract); k_rna_clear was set by hand to it, so the row is not independent; compared: "
+    "median onset to clearance (RNA below 100 copies/mL) of symptomatic infections never "
+    "admitted; band: Cevik's CI")
+RNA_SHEDDING_HOSPITALISED = Target(
+    "rna_shedding_median_days_hospitalised_survivors", 20.0, 16.0, 24.0,
+    "hospitalised adults who survived shed viral RNA for a median of 20.0 days (IQR 17.0-24.0) "
+    "after illness onset, 191 inpatients in Wuhan (Zhou F 2020 Lancet "
+    "doi:10.1016/S0140-6736(20)30566-3, abstract); compared: median onset to clearance of "
+    "hospitalised survivors; band: assumption (20 +- 4 days)")
 VIRAL_CLEARANCE_AGE_GAP = Target(
     "viral_clearance_delay_65_plus_days", math.nan, 0.5, 10.0,
     "clearance is later in older patients (older age associated with longer shedding: Cevik "
     "2021, as recalled; Zhou 2020 Lancet median shedding 20 days in survivors); compared: "
-    "median onset-to-clearance at 65 or older minus under 65 among symptomatic patients; "
-    "band: assumption (later by at least half a day)")
+    "median onset-to-clearance of PCR-detectable RNA at 65 or older minus under 65 among "
+    "symptomatic patients; band: assumption (later by at least half a day)")

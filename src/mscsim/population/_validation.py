@@ -56,6 +56,8 @@ from mscsim.population._targets import (
     PEAK_DAY_YOUNG,
     PEAK_TO_ONSET,
     PEAK_VIRAL_LOAD,
+    RNA_SHEDDING_HOSPITALISED,
+    RNA_SHEDDING_OUTPATIENTS,
     SALJE_AGE_BANDS,
     SYMPTOMATIC,
     VIRAL_CLEARANCE_AGE_GAP,
@@ -70,7 +72,8 @@ TARGETS: tuple[Target, ...] = (
     ONSET_TO_ADMISSION, ADMISSION_TO_DEATH, LENGTH_OF_STAY, ADMITTED_WITHOUT_OXYGEN,
     SYMPTOMATIC, INCUBATION_MEDIAN, PEAK_VIRAL_LOAD, PEAK_DAY_YOUNG, PEAK_TO_ONSET, IL6_MILD,
     IL6_SEVERE, IL6_AUC_VENTILATION, ADMITTED_LYMPHOPENIA, ADMITTED_LYMPHOCYTES,
-    CD4_SEVERE_VS_MODERATE, CD8_SEVERE_VS_MODERATE, VIRAL_CLEARED, VIRAL_CLEARANCE_AGE_GAP)
+    CD4_SEVERE_VS_MODERATE, CD8_SEVERE_VS_MODERATE, VIRAL_CLEARED, VIRAL_CLEARANCE_AGE_GAP,
+    RNA_SHEDDING_OUTPATIENTS, RNA_SHEDDING_HOSPITALISED)
 #: rows measured only in a cohort that includes care-home residents
 CARE_HOME_TARGETS: tuple[Target, ...] = (CARE_HOME_IFR, CARE_HOME_DEATH_SHARE,
                                          IFR_85_ALL_INFECTIONS)
@@ -162,6 +165,8 @@ def statistics(ok: pd.DataFrame) -> dict[str, float]:
         CD8_SEVERE_VS_MODERATE.name: _median(col("cd8_nadir_1e6_l").to_numpy(dtype=float)[imv])
         / _median(col("cd8_nadir_1e6_l").to_numpy(dtype=float)[moderate]),
         VIRAL_CLEARED.name: float(np.isfinite(clearance).mean()),
+        RNA_SHEDDING_OUTPATIENTS.name: _median((clearance - onset)[symptomatic & ~hosp]),
+        RNA_SHEDDING_HOSPITALISED.name: _median((clearance - onset)[hosp & ~died]),
         VIRAL_CLEARANCE_AGE_GAP.name: _median((clearance - onset)[symptomatic & (age >= 65)])
         - _median((clearance - onset)[symptomatic & (age < 65)]),
     }
