@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import FormatStrFormatter  # noqa: E402
+from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator  # noqa: E402
 
 from mscsim._html import (  # noqa: E402
     TABLE_CSS,
@@ -92,6 +92,11 @@ def profile_figure(calibration: dict[str, Any]) -> str:
         ax.set_xlabel(name + (" (log scale)" if name == "msc_ec50" else ""))
         if name == "msc_ec50":
             ax.set_xscale("log")
+            # ticks at the grid values only: the log axis's own minor labels (3 x 10^0, 4 x
+            # 10^0 ...) ran into each other on a grid of one decade
+            ax.xaxis.set_major_locator(FixedLocator(p["values"]))
+            ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+            ax.xaxis.set_minor_locator(NullLocator())
         ax.set_ylabel("profile log-likelihood - max")
         ax.set_title(f"{name}: {p['identifiable']}", fontsize=10)
     fig.tight_layout()
