@@ -139,8 +139,7 @@ def test_pool_and_resimulation_agree(tiny) -> None:
     pool = build_pool(s, cohort=cohort, engine="serial")
     by_pool = power_analysis(s, PowerOptions(replicates=6), pool=pool)
     by_sim = power_analysis(s, PowerOptions(replicates=6, method="resimulate"),
-                            pool=Pool(cohort, cohort.control.values, cohort.control.values),
-                            engine="serial")
+                            cohort=cohort, engine="serial")
     for a, b in ((by_pool.effect, by_sim.effect), (by_pool.null, by_sim.null)):
         np.testing.assert_allclose(a.estimate, b.estimate, rtol=1e-6, equal_nan=True)
         np.testing.assert_allclose(a.p_value, b.p_value, rtol=1e-6)
@@ -286,3 +285,17 @@ def test_worst_rank_power_is_vectorised_and_nominal_under_the_null() -> None:
     better = power_analysis(s, PowerOptions(replicates=2000),
                             pool=_change_pool(20000, 30.0, seed=5)).to_dict()
     assert better["power"] > 0.3 and better["effect_median"] > 0.55
+
+
+def test_each_method_takes_its_own_prebuilt_input(tiny) -> None:
+    """Re-simulation draws new arms per replicate, so it takes a screened cohort; the pool
+    method takes potential outcomes. The other pairing fails before anything runs, naming
+    the argument."""
+    s, cohort = tiny
+    pool = build_pool(s, cohort=cohort, engine="serial")
+    with pytest.raises(InputError, match="cohort=") as err:
+        power_analysis(s, PowerOptions(replicates=2, method="resimulate"), pool=pool)
+    assert err.value.field == "pool"
+    with pytest.raises(InputError, match="pool=") as err:
+        power_analysis(s, PowerOptions(replicates=2), cohort=cohort)
+    assert err.value.field == "cohort"

@@ -69,9 +69,9 @@ def calibrate(
                             min_cohort=min_cohort, likelihood=likelihood,
                             sobol_n=sobol_n, sobol_cohort=sobol_cohort, reference=reference,
                             chunk_size=chunk_size, **extra)  # type: ignore[arg-type]
-    pool = get_engine(engine, workers, scheduler)
-    with pool, progress_bars(quiet) as bars:
-        result = calibrate(options, engine=pool, progress=bars)
+    executor = get_engine(engine, workers, scheduler)
+    with executor, progress_bars(quiet) as bars:
+        result = calibrate(options, engine=executor, progress=bars)
     write_bridge(result, output, overwrite=overwrite, contents_at_start=at_start)
     if not quiet:
         mle = ", ".join(f"{k} = {v:g}" for k, v in result.calibration["mle"].items())

@@ -68,9 +68,9 @@ def run(
 
     spec = load_spec(spec_file)
     at_start = folder_contents(check_output_folder(output, overwrite=overwrite))
-    pool = get_engine(engine, workers, scheduler, chunk_size=chunk_size)
-    with pool, progress_bars(quiet) as bars:
-        result = run_trial(spec, seed, engine=pool, progress=bars)
+    executor = get_engine(engine, workers, scheduler, chunk_size=chunk_size)
+    with executor, progress_bars(quiet) as bars:
+        result = run_trial(spec, seed, engine=executor, progress=bars)
     write_trial(result, output, overwrite=overwrite, contents_at_start=at_start)
     if not quiet:
         typer.echo(f"wrote {output} ({len(result.patients)} patients randomised)", err=True)
@@ -119,16 +119,16 @@ def power(
         spec = spec.model_copy(update={"seed": seed})
     if output.exists() and not output.is_dir():
         raise InputError("output path exists and is not a folder", file=output)
-    pool = get_engine(engine, workers, scheduler, chunk_size=chunk_size)
+    executor = get_engine(engine, workers, scheduler, chunk_size=chunk_size)
 
     def started(store: Path, finished: int) -> None:
         if finished and not quiet:
             typer.echo(f"resuming {output}: {finished} simulated chunks already written in "
                        f"{store}", err=True)
 
-    with pool, progress_bars(quiet) as bars:
+    with executor, progress_bars(quiet) as bars:
         try:
-            result = power_analysis(spec, options, engine=pool, progress=bars, folder=output,
+            result = power_analysis(spec, options, engine=executor, progress=bars, folder=output,
                                     overwrite=overwrite, on_start=started)
         except KeyboardInterrupt:
             store = output / POOL_DIR

@@ -166,15 +166,15 @@ def population_chunks(n: int, seed: int, *, options: GenerationOptions | None = 
         InputError: ``n <= 0``, a negative seed, a bad chunk size or engine.
     """
     check_size_and_seed(n, seed)
-    pool = get_engine(engine, workers, scheduler)
-    size = pool.chunk_size or chunk_size
+    executor = get_engine(engine, workers, scheduler)
+    size = executor.chunk_size or chunk_size
     options = options or GenerationOptions()
     calibration = calibration or Calibration.load()
     values = dict(asdict(calibration))
     ranges, skipped = chunk_ranges(int(n), size), set(skip)
     chunks = [k for k in range(len(ranges)) if k not in skipped]
     tasks = [(np.arange(*ranges[k]), int(seed), values, options) for k in chunks]
-    for position, part in pool.imap_unordered(_chunk, tasks):
+    for position, part in executor.imap_unordered(_chunk, tasks):
         yield chunks[position], part
 
 
@@ -184,12 +184,12 @@ def simulate_patients(ids: np.ndarray, seed: int, *, options: GenerationOptions,
     """The rows that :func:`generate_population` gives patients ``ids`` (any subset, in
     order of ``ids``): a calibration re-simulates only the patients a value changes."""
     check_size_and_seed(max(len(ids), 1), seed)
-    pool = get_engine(engine, workers)
+    executor = get_engine(engine, workers)
     values = dict(asdict(calibration))
     ids = np.asarray(ids, dtype=np.int64)
     tasks = [(ids[i:i + chunk_size], int(seed), values, options)
              for i in range(0, len(ids), chunk_size)]
-    parts = list(pool.map(_chunk, tasks))
+    parts = list(executor.map(_chunk, tasks))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 

@@ -205,8 +205,8 @@ def generate_population_folder(
             a different command; a chunk cannot be written (nothing half-written is left).
     """
     check_size_and_seed(n, seed)
-    pool = get_engine(engine, workers, scheduler)
-    size = pool.chunk_size or chunk_size
+    executor = get_engine(engine, workers, scheduler)
+    size = executor.chunk_size or chunk_size
     ranges = chunk_ranges(int(n), size)
     options = options or GenerationOptions()
     calibration = calibration or Calibration.load()
@@ -214,7 +214,7 @@ def generate_population_folder(
                               chunk_size=size, layout=LAYOUT)
     # a Dask cluster is reached (or fails) before the folder is touched; the folder's lock
     # keeps a second run out until this one ends
-    with pool, folder_lock(folder):
+    with executor, folder_lock(folder):
         finished = open_population_folder(folder, manifest, overwrite=overwrite)
         if on_start:
             on_start(len(finished), len(ranges))
@@ -223,7 +223,7 @@ def generate_population_folder(
             progress(done, int(n))
         written = 0
         for index, part in population_chunks(n, seed, options=options,
-                                             calibration=calibration, engine=pool,
+                                             calibration=calibration, engine=executor,
                                              chunk_size=size, skip=finished):
             start, stop = ranges[index]
             if len(part) != stop - start:  # a chunk is whole or it is not written

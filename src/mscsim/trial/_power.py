@@ -340,6 +340,7 @@ def _resimulate(spec: TrialSpec, cohort: Cohort, idx: np.ndarray, arm: np.ndarra
 
 
 def power_analysis(spec: TrialSpec, options: PowerOptions, *, pool: Pool | None = None,
+                   cohort: Cohort | None = None,
                    population: Population | None = None, engine: EngineLike = "process",
                    workers: int | None = None,
                    progress: Callable[[str, int, int], None] | None = None,
@@ -349,7 +350,9 @@ def power_analysis(spec: TrialSpec, options: PowerOptions, *, pool: Pool | None 
     replicates, method, sample-size search and power curve of ``options``.
 
     Arguments:
-        pool: potential outcomes already built (:func:`build_pool`); nothing is simulated.
+        pool: potential outcomes already built (:func:`build_pool`), for the pool method;
+            nothing is simulated.
+        cohort: a screened cohort (:func:`screen`), for re-simulation; nothing is screened.
         folder: stream the simulated arms to ``folder/pool`` chunk by chunk, and resume an
             interrupted run of the same analysis from there (see the module docstring);
             results are identical.
@@ -357,8 +360,9 @@ def power_analysis(spec: TrialSpec, options: PowerOptions, *, pool: Pool | None 
         on_start: called with ``(store folder, chunks already finished)`` before simulating.
 
     Raises:
-        InputError: before anything is simulated: re-simulation of a ``pool`` without its
-            screened cohort, ``folder`` holding a pool begun by a different command; right
+        InputError: before anything is simulated: a ``pool`` given for re-simulation or a
+            ``cohort`` for the pool method, ``folder`` holding a pool begun by a different
+            command; right
             after screening: no eligible patients, a sample size above the eligible pool.
             (Bad options fail earlier, when :class:`PowerOptions` is made.)
     """
@@ -366,39 +370,44 @@ def power_analysis(spec: TrialSpec, options: PowerOptions, *, pool: Pool | None 
 
     replicates, method, sizes = options.replicates, options.method, options.sample_sizes
     # one writer at a time: the folder's lock is held while its pool store is written
-    with folder_lock(folder) if folder is not None and pool is None else \
+    if method == "resimulate" and pool is not None:
+        raise InputError("re-simulation draws new arms for every replicate: give the screened "
+                         "cohort (cohort=), not a pool", field="pool")
+    if method == "pool" and cohort is not None:
+        raise InputError("the pool method needs the potential outcomes of every eligible "
+                         "patient: give pool= (build_pool), not a cohort", field="cohort")
+    prebuilt = pool is not None or cohort is not None
+    with folder_lock(folder) if folder is not None and not prebuilt else \
             contextlib.nullcontext():
         timings: dict[str, float] = {}
         start = time.perf_counter()
         store = None
-        if folder is not None and pool is None:
+        if folder is not None and not prebuilt:
             size = get_engine(engine, workers).chunk_size or ARM_CHUNK_SIZE
             store, finished = open_pool_store(
                 folder, pool_manifest(spec, replicates, method, size, population),
                 overwrite=overwrite)
             if on_start:
                 on_start(store, finished)
-        if pool is None:
-            if method == "pool":
-                pool = build_pool(spec, population=population, engine=engine, workers=workers,
-                                  progress=progress, store=store, sample_sizes=sizes)
-            else:
-                cohort = screened_cohort(spec, population=population, engine=engine,
-                                         workers=workers, progress=progress, store=store)
-                check_pool_size(cohort.size, spec.sample_size)
-                pool = Pool(cohort=cohort, control=cohort.control.values,
-                            treated=cohort.control.values)
+        if method == "pool" and pool is None:
+            pool = build_pool(spec, population=population, engine=engine, workers=workers,
+                              progress=progress, store=store, sample_sizes=sizes)
+        if method == "resimulate" and cohort is None:
+            cohort = screened_cohort(spec, population=population, engine=engine,
+                                     workers=workers, progress=progress, store=store)
+            check_pool_size(cohort.size, spec.sample_size)
+        if pool is not None:
+            cohort = pool.cohort
+        size = pool.size if pool is not None else cohort.size if cohort is not None else 0
         timings["simulation"] = time.perf_counter() - start
-        idx, arm = draws(spec, pool.size, replicates)
+        idx, arm = draws(spec, size, replicates)
         endpoint = endpoint_of(spec, spec.endpoints.primary)
         opt = options_of(spec)
-        if method == "resimulate":
-            if pool.cohort is None:
-                raise InputError("re-simulation needs a screened cohort", field="method")
+        if pool is None and cohort is not None:  # re-simulation
             start = time.perf_counter()
             flat = np.arange(idx.size).reshape(idx.shape)
-            eff_c, eff_t = _resimulate(spec, pool.cohort, idx, arm, False, engine, workers, store)
-            nul_c, nul_t = _resimulate(spec, pool.cohort, idx, arm, True, engine, workers, store)
+            eff_c, eff_t = _resimulate(spec, cohort, idx, arm, False, engine, workers, store)
+            nul_c, nul_t = _resimulate(spec, cohort, idx, arm, True, engine, workers, store)
             timings["simulation"] += time.perf_counter() - start
             start = time.perf_counter()
             effect = analyse_batch(endpoint.kind, replicate_data(spec, eff_c, eff_t, endpoint.name,
@@ -409,7 +418,7 @@ def power_analysis(spec: TrialSpec, options: PowerOptions, *, pool: Pool | None 
             pilot_nul = pilot_pattern(spec, nul_c, nul_t, flat, arm)
             surv = (pilot_pattern(spec, eff_c, eff_t, flat, arm, survival_only=True).mean(),
                     pilot_pattern(spec, nul_c, nul_t, flat, arm, survival_only=True).mean())
-        else:
+        elif pool is not None:
             start = time.perf_counter()
             effect = analyse_batch(endpoint.kind, replicate_data(
                 spec, pool.control, pool.treated, endpoint.name, idx, arm), arm, opt)
@@ -421,19 +430,21 @@ def power_analysis(spec: TrialSpec, options: PowerOptions, *, pool: Pool | None 
                                   survival_only=True).mean(),
                     pilot_pattern(spec, pool.control, pool.control, idx, arm,
                                   survival_only=True).mean())
+        else:  # unreachable: the pool method builds a pool, re-simulation screens a cohort
+            raise InputError("nothing to analyse: no pool and no screened cohort", field="pool")
         timings["analysis"] = time.perf_counter() - start
-        result = PowerResult(spec=spec, replicates=replicates, method=method, pool_size=pool.size,
+        result = PowerResult(spec=spec, replicates=replicates, method=method, pool_size=size,
                              effect=effect, null=null, pilot_with_effect=pilot_eff,
                              pilot_without_effect=pilot_nul,
                              survival_pattern=(float(surv[0]), float(surv[1])),
-                             flow=dict(pool.cohort.flow) if pool.cohort else {},
+                             flow=dict(cohort.flow) if cohort else {},
                              timings=timings)
-        if options.target_power is not None:
+        if options.target_power is not None and pool is not None:
             start = time.perf_counter()
             result.search = sample_size_search(spec, pool, replicates, options.target_power,
                                                max_n=options.max_n)
             timings["search"] = time.perf_counter() - start
-        if sizes:
+        if sizes and pool is not None:
             start = time.perf_counter()
             result.curve = [curve_point(spec, pool, replicates, n) for n in sizes]
             timings["curve"] = time.perf_counter() - start

@@ -283,7 +283,7 @@ def simulate_arm(parameters: pd.DataFrame, thresholds: np.ndarray, enrol_days: n
         InputError: a stored chunk is damaged or does not fit; a chunk cannot be written.
     """
     n = len(parameters)
-    pool = get_engine(engine, workers)
+    executor = get_engine(engine, workers)
     enrol_days = np.asarray(enrol_days, dtype=float)
     thresholds = np.asarray(thresholds, dtype=float)
     horizon = horizon if horizon is not None else horizon_for(enrol_days, follow_up)
@@ -291,7 +291,7 @@ def simulate_arm(parameters: pd.DataFrame, thresholds: np.ndarray, enrol_days: n
                                        for r in parameters.to_dict("records")]
     if null:
         records = [{**r, **NULL_POTENCY} for r in records]
-    ranges = chunk_ranges(n, pool.chunk_size or chunk_size)
+    ranges = chunk_ranges(n, executor.chunk_size or chunk_size)
     parts: dict[int, ArmOutcomes] = {}
     if store is not None:
         stored = store.finished()
@@ -308,7 +308,7 @@ def simulate_arm(parameters: pd.DataFrame, thresholds: np.ndarray, enrol_days: n
     tasks = [_Task(records[a:b], thresholds[a:b], enrol_days[a:b],
                    [list(d) for d in doses[a:b]], horizon, follow_up)
              for a, b in (ranges[k] for k in todo)]
-    for position, part in pool.imap_unordered(_run_chunk, tasks):
+    for position, part in executor.imap_unordered(_run_chunk, tasks):
         if store is not None:
             store.write(todo[position], part)
         parts[todo[position]] = part
