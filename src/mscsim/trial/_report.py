@@ -122,8 +122,11 @@ def who_long_table(patients: pd.DataFrame, days: list[int]) -> pd.DataFrame:
     ``who_level`` (0-10) and ``share_of_arm``, what the WHO bars draw."""
     parts = []
     for day in days:
-        share = who_table(patients, day).stack().rename("share_of_arm").reset_index()
-        share.columns = ["arm", "who_level", "share_of_arm"]
+        table = who_table(patients, day)
+        table.index.name, table.columns.name = "arm", None
+        share = table.reset_index().melt(id_vars="arm", var_name="who_level",
+                                         value_name="share_of_arm")
+        share = share.sort_values(["arm", "who_level"], kind="stable")
         parts.append(share.assign(day=day)[["day", "arm", "who_level", "share_of_arm"]])
     return pd.concat(parts, ignore_index=True) if parts else \
         pd.DataFrame(columns=["day", "arm", "who_level", "share_of_arm"])
