@@ -389,3 +389,24 @@ def test_the_power_tables_are_the_power_analysis(reported) -> None:
     finite = estimates[np.isfinite(estimates) & (estimates > 0)]
     assert hist.replicates_msc_effect.sum() == len(finite)
     assert np.all(hist.bin_low.to_numpy()[1:] == hist.bin_high.to_numpy()[:-1])
+
+
+def test_figure_tables_are_written_atomically_beside_the_report(tmp_path) -> None:
+    import pandas as pd
+
+    from mscsim import InputError
+    from mscsim._html import FigureData, figure_html
+
+    data = FigureData(tmp_path / "out" / "report.html")
+    link = data.table("km", pd.DataFrame({"time_days": [1.5, 2.0], "survival": [0.5, None]}))
+    assert link == "figures/km.csv"
+    assert (tmp_path / "out" / link).read_text() == "time_days,survival\n1.5,0.5\n2.0,\n"
+    assert data.file(tmp_path / "run" / "fit.csv") == "../run/fit.csv"
+    assert not [p for p in (tmp_path / "out" / "figures").iterdir() if p.name != "km.csv"]
+    page = figure_html("AAAA", [link])
+    assert figure_links(page) == [["figures/km.csv"]] and "data: " in page
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "figures").write_text("mine")
+    with pytest.raises(InputError, match="not a folder"):
+        FigureData(tmp_path / "other" / "report.html").table("km", pd.DataFrame({"a": [1]}))
+    assert (tmp_path / "other" / "figures").read_text() == "mine"

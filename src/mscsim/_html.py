@@ -77,10 +77,20 @@ class FigureData:
         self.root = Path(report).absolute().parent
 
     def table(self, name: str, table: pd.DataFrame) -> str:
-        """Write ``table`` as ``figures/NAME.csv``; its link."""
+        """Write ``table`` as ``figures/NAME.csv``; its link.
+
+        Raises:
+            InputError: ``figures`` beside the report is a file.
+        """
+        from mscsim._errors import InputError
         from mscsim._io import write_csv_atomic
 
-        path = self.root / FIGURES_FOLDER / f"{name}.csv"
+        folder = self.root / FIGURES_FOLDER
+        if folder.exists() and not folder.is_dir():
+            raise InputError("cannot write the tables of the report's figures: the path "
+                             "exists and is not a folder", file=folder,
+                             hint="move it, or write the report elsewhere (-o)")
+        path = folder / f"{name}.csv"
         write_csv_atomic(path, table)
         return self.file(path)
 
