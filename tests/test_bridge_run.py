@@ -107,6 +107,40 @@ def test_cli_predict_json_and_report(folder, capsys):
     assert "Can the model reproduce the evidence?" in text
 
 
+def test_every_bridge_figure_links_the_table_it_is_drawn_from(folder, tmp_path):
+    """Under each figure a link to its table (issue #15): the folder's own fit.csv and
+    sensitivity.csv, the profiles and the forest plot in figures/; the rows are what the
+    figures show. A report written elsewhere links the folder's files from there."""
+    import numpy as np
+
+    from tests.test_trial_report import figure_links
+
+    main(["bridge", "report", str(folder)])
+    links = figure_links((folder / "report.html").read_text())
+    assert len(links) == 4 and all(len(group) == 1 for group in links), links
+    names = [group[0] for group in links]
+    assert names == ["figures/likelihood_profiles.csv", "fit.csv", "figures/forest.csv",
+                     "sensitivity.csv"]
+    assert all((folder / name).is_file() for name in names)
+    profiles = pd.read_csv(folder / names[0])
+    cal = json.loads((folder / "calibration.json").read_text())
+    for name, p in cal["profiles"].items():
+        rows = profiles[profiles.parameter == name]
+        assert rows.value.tolist() == pytest.approx(p["values"])
+        assert rows.loglik_minus_max.tolist() == pytest.approx(
+            list(np.array(p["profile_loglik"]) - max(p["profile_loglik"])))
+    forest = pd.read_csv(folder / names[2])
+    pred = predict(folder, draws=2000)
+    studies = forest[~forest.pooled]
+    assert studies.pred_lo.tolist() == pytest.approx(pred.studies.pred_lo.tolist())
+    assert studies.observed_rr.tolist() == pytest.approx(pred.studies.observed_rr.tolist())
+    elsewhere = tmp_path / "reports" / "bridge.html"
+    main(["bridge", "report", str(folder), "-o", str(elsewhere)])
+    links = figure_links(elsewhere.read_text())
+    assert (elsewhere.parent / links[1][0]).resolve() == (folder / "fit.csv").resolve()
+    assert all((elsewhere.parent / group[0]).is_file() for group in links)
+
+
 @pytest.mark.parametrize("cutoff, message", [("2021-02-30", "not a date"),
                                              ("2019-01-01", "no replicable study")])
 def test_cli_bad_cutoff_is_a_one_line_error(cutoff, message, tmp_path, capsys):

@@ -58,6 +58,44 @@ def test_generate_summary_report(capsys, population_folder: Path) -> None:
     assert "data:image/png;base64" in report.read_text()
 
 
+def test_every_population_figure_links_the_tables_it_is_drawn_from(
+        capsys, population_folder: Path, tmp_path: Path) -> None:
+    """Under each figure its tables, written in figures/ beside the report (issue #15); the
+    rows are the patients' numbers the figure shows."""
+    import numpy as np
+    import pandas as pd
+
+    from mscsim.population import read_population
+    from mscsim.population._summary import AGE_BANDS
+    from tests.test_trial_report import figure_links
+
+    report = tmp_path / "out" / "population.html"
+    assert run_here(capsys, "population", "report", str(population_folder), "-o",
+                    str(report)).returncode == 0
+    links = figure_links(report.read_text())
+    assert len(links) == 2 and [len(group) for group in links] == [3, 3], links
+    tables = {Path(link).stem: pd.read_csv(report.parent / link)
+              for group in links for link in group}
+    assert all(link.startswith("figures/") for group in links for link in group)
+    ok = read_population(population_folder).ok
+    age = ok.age.to_numpy(float)
+    assert tables["age_histogram"].patients.sum() == len(ok)
+    hosp = tables["hospitalised_by_age"].set_index("age_band").hospitalised_per_infection
+    for band, lo, hi in AGE_BANDS:
+        inside = (age >= lo) & (age < hi)
+        if inside.any():
+            assert hosp[band] == pytest.approx(ok.hospitalised[inside].mean())
+        else:
+            assert np.isnan(hosp[band])
+    il6 = tables["peak_il6_by_severity"].set_index("severity")
+    admitted = ok[~ok.hospitalised.astype(bool)].peak_il6_pg_ml
+    assert il6.loc["not admitted", "patients"] == len(admitted)
+    assert il6.loc["not admitted", "peak_il6_pg_ml_median"] == pytest.approx(
+        float(np.median(admitted)))
+    onset = ok.symptom_onset_day.dropna()
+    assert tables["symptom_onset_histogram"].patients.sum() == int((onset < 14.5).sum())
+
+
 def test_generate_refuses_a_folder_made_by_another_command(
         capsys, population_folder: Path) -> None:
     proc = run_here(capsys, "population", "generate", "--n", "5", "--seed", "1", "-o",

@@ -268,3 +268,145 @@ def test_a_design_without_a_published_study_gets_one_line() -> None:
     assert "<table>" not in line
     del phase3["trial"]["evidence_study"]               # a spec.json from before the field
     assert "No published trial" in published_section(phase3, None)
+
+
+# -- every figure's table beside the report (issue #15) ---------------------------------------
+
+def figure_links(page: str) -> list[list[str]]:
+    """The data links under each ``<img>`` of ``page`` (a list per image, in order)."""
+    import re
+
+    blocks = page.split("<img ")[1:]
+    return [re.findall(r"<a href='([^']+)'>", block.split("<p class='data'>", 1)[1]
+                       .split("</p>", 1)[0]) if block.split(">", 1)[1].startswith(
+                           "<p class='data'>") else [] for block in blocks]
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny trial run with a power analysis over two sample sizes, and its report; a
+    user's own file in figures/ before the report is written."""
+    from mscsim.cli import main
+    from tests._trial_helpers import tiny_spec_file
+
+    root = tmp_path_factory.mktemp("figtables")
+    spec = tiny_spec_file(root)
+    out = root / "tiny"
+    main(["trial", "run", str(spec), "-o", str(out), "--engine", "serial", "--quiet"])
+    main(["trial", "power", str(spec), "--replicates", "20", "--sample-sizes", "6,8", "-o",
+          str(out), "--engine", "serial", "--quiet"])
+    (out / "figures").mkdir()
+    (out / "figures" / "mine.txt").write_text("a note of the user's", encoding="utf-8")
+    main(["report", str(out)])
+    return out
+
+
+def test_every_trial_figure_links_the_table_it_is_drawn_from(reported) -> None:
+    import pandas as pd
+
+    page = (reported / "report.html").read_text(encoding="utf-8")
+    links = figure_links(page)
+    assert len(links) == 5 and all(links), links     # KM+WHO, CIF, biomarkers, power, curve
+    for link in (x for group in links for x in group):
+        assert link.startswith("figures/") and link.endswith(".csv"), link
+        assert len(pd.read_csv(reported / link)) > 0, link
+    assert (reported / "figures" / "mine.txt").read_text(encoding="utf-8") == \
+        "a note of the user's"                          # nothing of the user's is touched
+
+
+def test_the_kaplan_meier_and_who_tables_are_the_report_s_estimates(reported) -> None:
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from mscsim._io import read_parquet
+    from mscsim.trial._report import survival_table
+
+    patients = read_parquet(reported / "patients.parquet")
+    follow_up = float(json.loads((reported / "summary.json").read_text())["follow_up_days"])
+    km = pd.read_csv(reported / "figures" / "kaplan_meier.csv")
+    assert list(km.columns[:3]) == ["arm", "time_days", "at_risk"]
+    expected = survival_table(patients, follow_up)
+    assert km.arm.tolist() == expected.arm.tolist()
+    for ours, theirs in (("time_days", "time"), ("survival", "survival"),
+                         ("survival_ci_low", "ci_low"), ("at_risk", "n_risk")):
+        np.testing.assert_allclose(km[ours], expected[theirs], rtol=1e-12)
+    for arm, group in patients.groupby("arm"):       # the last step: the share alive
+        dead = np.isfinite(group.death_time) & (group.death_time <= follow_up)
+        assert km[km.arm == arm].survival.iloc[-1] == pytest.approx(1 - dead.mean())
+    who = pd.read_csv(reported / "figures" / "who_scale.csv")
+    for (day, arm), group in who.groupby(["day", "arm"]):
+        share = (patients[patients.arm == arm][f"who_d{day}"].round() == 10).mean()
+        assert group.set_index("who_level").share_of_arm[10] == pytest.approx(share)
+        assert group.share_of_arm.sum() == pytest.approx(1.0)
+
+
+def test_the_biomarker_table_holds_the_patients_medians(reported) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from mscsim._io import read_parquet
+
+    trajectories = read_parquet(reported / "trajectories.parquet")
+    table = pd.read_csv(reported / "figures" / "biomarkers.csv")
+    assert {"day_after_randomisation", "median", "unit",
+            "patients_alive_measured"} <= set(table.columns)
+    checked = 0
+    for (arm, day), group in trajectories.groupby(["arm", "day"]):
+        if day not in (0, 7):
+            continue
+        row = table[(table.arm == arm) & (table.day_after_randomisation == day)
+                    & (table.marker == "il6")].iloc[0]
+        values = group.il6.dropna()
+        assert row["median"] == pytest.approx(float(np.median(values)))
+        assert row.patients_alive_measured == len(values) and row.unit == "pg/mL"
+        checked += 1
+    assert checked >= 2
+    deaths = pd.read_csv(reported / "figures" / "biomarker_deaths.csv")
+    patients = read_parquet(reported / "patients.parquet")
+    assert len(deaths) == int((patients.death_time <= 28).sum())
+
+
+def test_the_power_tables_are_the_power_analysis(reported) -> None:
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from mscsim._io import read_parquet
+
+    power = json.loads((reported / "power.json").read_text())
+    curve = pd.read_csv(reported / "figures" / "power_curve.csv")
+    assert curve.patients_randomised.tolist() == [p["n"] for p in power["power_curve"]]
+    assert curve.power.tolist() == pytest.approx([p["power"] for p in power["power_curve"]])
+    point = pd.read_csv(reported / "figures" / "power.csv")
+    design = point[point.kind == "design"].iloc[0]
+    assert (design.patients_randomised, design.power) == (power["sample_size"],
+                                                          pytest.approx(power["power"]))
+    hist = pd.read_csv(reported / "figures" / "effect_histogram.csv")
+    estimates = read_parquet(reported / "power_replicates.parquet").estimate.to_numpy(float)
+    finite = estimates[np.isfinite(estimates) & (estimates > 0)]
+    assert hist.replicates_msc_effect.sum() == len(finite)
+    assert np.all(hist.bin_low.to_numpy()[1:] == hist.bin_high.to_numpy()[:-1])
+
+
+def test_figure_tables_are_written_atomically_beside_the_report(tmp_path) -> None:
+    import pandas as pd
+
+    from mscsim import InputError
+    from mscsim._html import FigureData, figure_html
+
+    data = FigureData(tmp_path / "out" / "report.html")
+    link = data.table("km", pd.DataFrame({"time_days": [1.5, 2.0], "survival": [0.5, None]}))
+    assert link == "figures/km.csv"
+    assert (tmp_path / "out" / link).read_text() == "time_days,survival\n1.5,0.5\n2.0,\n"
+    assert data.file(tmp_path / "run" / "fit.csv") == "../run/fit.csv"
+    assert not [p for p in (tmp_path / "out" / "figures").iterdir() if p.name != "km.csv"]
+    page = figure_html("AAAA", [link])
+    assert figure_links(page) == [["figures/km.csv"]] and "data: " in page
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "figures").write_text("mine")
+    with pytest.raises(InputError, match="not a folder"):
+        FigureData(tmp_path / "other" / "report.html").table("km", pd.DataFrame({"a": [1]}))
+    assert (tmp_path / "other" / "figures").read_text() == "mine"

@@ -55,6 +55,13 @@ def write_text_atomic(path: str | Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def write_csv_atomic(path: str | Path, table: pd.DataFrame) -> None:
+    """Write ``table`` to ``path`` as CSV (no index; a missing value as an empty cell)
+    atomically."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+
+
 def check_output_folder(folder: str | Path, *, overwrite: bool = False) -> Path:
     """Check that ``folder`` can be written (before long work starts).
 

@@ -1,8 +1,10 @@
 """HTML report of a bridge folder: replicas, calibration diagnostics (likelihood profiles,
 observed versus fitted arm mortality), predicted versus observed risk ratios of the later
-studies, sensitivity. Every figure is drawn from a table the API returns
-(:func:`mscsim.bridge.predict_result`, ``BridgeResult.likelihood``, ``.fit``,
-``.sensitivity``)."""
+studies, sensitivity. Every figure is drawn from one table (:func:`profile_table` of
+calibration.json, ``BridgeResult.fit``, :func:`forest_table` of
+:func:`mscsim.bridge.predict_result`, ``BridgeResult.sensitivity``), linked under it: the
+folder's fit.csv and sensitivity.csv, the others written as ``figures/NAME.csv`` beside the
+report."""
 
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator  # n
 
 from mscsim._html import (  # noqa: E402
     TABLE_CSS,
+    FigureData,
     column_label,
+    figure_html,
     format_number,
     html_table,
     png_base64,
@@ -46,31 +50,37 @@ RESULT_LABELS = {"published_msc": "published deaths, MSC",
                  "simulated_control": "simulated mortality, control"}
 
 
-def _img(data: str) -> str:
-    return f"<img src='data:image/png;base64,{data}'>"
+def forest_table(pred: Prediction) -> pd.DataFrame:
+    """What the forest plot draws, a row per predicted study and the pooled row last (when
+    pooled): ``label``, observed and predicted risk ratio (median, 95% interval),
+    ``covered``, ``pooled``."""
+    rows = [{"label": f"{r['study_id']} ({r['ai']}/{r['n1']} vs {r['ci']}/{r['n2']})",
+             "observed_rr": r["observed_rr"], "pred_rr_median": r["pred_rr_median"],
+             "pred_lo": r["pred_lo"], "pred_hi": r["pred_hi"], "covered": bool(r["covered"]),
+             "pooled": False} for r in pred.studies.to_dict("records")]
+    p = pred.pooled
+    if "pred_lo" in p:
+        rows.append({"label": f"pooled ({p['method']})", "observed_rr": p["observed_rr"],
+                     "pred_rr_median": p["pred_rr_median"], "pred_lo": p["pred_lo"],
+                     "pred_hi": p["pred_hi"],
+                     "covered": bool(p.get("covered")),
+                     "pooled": True})
+    return pd.DataFrame(rows, columns=["label", "observed_rr", "pred_rr_median", "pred_lo",
+                                       "pred_hi", "covered", "pooled"])
 
 
-def forest_figure(pred: Prediction) -> str:
-    """Predicted 95% interval and median of each study's RR, with the observed RR."""
-    s = pred.studies
-    rows = len(s) + (1 if "pred_lo" in pred.pooled else 0)
-    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.45 * max(rows, 1)))
-    y = np.arange(len(s))[::-1] + (1 if rows > len(s) else 0)
-    records = s.to_dict("records")
-    for yi, r in zip(y, records, strict=True):
-        ax.plot([r["pred_lo"], r["pred_hi"]], [yi, yi], color="#2166ac", lw=3, alpha=0.6)
-        ax.plot(r["pred_rr_median"], yi, "|", color="#2166ac", ms=14)
-        ax.plot(r["observed_rr"], yi, "o", color="#222222" if r["covered"] else "#b2182b")
-    labels = [f"{r['study_id']} ({r['ai']}/{r['n1']} vs {r['ci']}/{r['n2']})"
-              for r in records]
-    if rows > len(s):
-        p = pred.pooled
-        ax.plot([p["pred_lo"], p["pred_hi"]], [0, 0], color="#4d9221", lw=4, alpha=0.6)
-        ax.plot(p["pred_rr_median"], 0, "|", color="#4d9221", ms=14)
-        ax.plot(p["observed_rr"], 0, "D", color="#222222")
-        labels.append(f"pooled ({p['method']})")
-        y = np.append(y, 0)
-    ax.set_yticks(y, labels)
+def forest_figure(table: pd.DataFrame) -> str:
+    """Predicted 95% interval and median of each study's RR, with the observed RR, from
+    ``table`` (:func:`forest_table`)."""
+    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.45 * max(len(table), 1)))
+    y = np.arange(len(table))[::-1]
+    for yi, r in zip(y, table.to_dict("records"), strict=True):
+        colour, lw, mark = ("#4d9221", 4, "D") if r["pooled"] else ("#2166ac", 3, "o")
+        ax.plot([r["pred_lo"], r["pred_hi"]], [yi, yi], color=colour, lw=lw, alpha=0.6)
+        ax.plot(r["pred_rr_median"], yi, "|", color=colour, ms=14)
+        ax.plot(r["observed_rr"], yi, mark,
+                color="#222222" if r["covered"] or r["pooled"] else "#b2182b")
+    ax.set_yticks(y, table.label.tolist())
     ax.axvline(1, color="#888", lw=0.8)
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
@@ -80,25 +90,39 @@ def forest_figure(pred: Prediction) -> str:
     return png_base64(fig)
 
 
-def profile_figure(calibration: dict[str, Any]) -> str:
-    """Profile log-likelihood of each calibrated parameter with the 95% threshold."""
-    profs = calibration["profiles"]
-    fig, axes = plt.subplots(1, len(profs), figsize=(4.5 * len(profs), 3.4))
+def profile_table(calibration: dict[str, Any]) -> pd.DataFrame:
+    """The profile log-likelihood of each calibrated parameter (calibration.json): a row per
+    ``parameter`` and grid ``value``, ``profile_loglik``, ``loglik_minus_max`` (what the
+    profile figure draws) and ``identifiable``."""
+    parts = []
+    for name, p in calibration["profiles"].items():
+        ll = np.array(p["profile_loglik"], float)
+        parts.append(pd.DataFrame({"parameter": name, "value": np.array(p["values"], float),
+                                   "profile_loglik": ll, "loglik_minus_max": ll - ll.max(),
+                                   "identifiable": p["identifiable"]}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def profile_figure(table: pd.DataFrame) -> str:
+    """Profile log-likelihood of each calibrated parameter with the 95% threshold, from
+    ``table`` (:func:`profile_table`)."""
+    names = list(dict.fromkeys(table.parameter))
+    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.4))
     axes = np.atleast_1d(axes)
-    for ax, (name, p) in zip(axes, profs.items(), strict=True):
-        ll = np.array(p["profile_loglik"])
-        ax.plot(p["values"], ll - ll.max(), "o-", color="#2166ac")
+    for ax, name in zip(axes, names, strict=True):
+        p = table[table.parameter == name]
+        ax.plot(p.value, p.loglik_minus_max, "o-", color="#2166ac")
         ax.axhline(-1.92, color="#b2182b", ls="--", lw=0.8)
         ax.set_xlabel(name + (" (log scale)" if name == "msc_ec50" else ""))
         if name == "msc_ec50":
             ax.set_xscale("log")
             # ticks at the grid values only: the log axis's own minor labels (3 x 10^0, 4 x
             # 10^0 ...) ran into each other on a grid of one decade
-            ax.xaxis.set_major_locator(FixedLocator(p["values"]))
+            ax.xaxis.set_major_locator(FixedLocator(p.value.tolist()))
             ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
             ax.xaxis.set_minor_locator(NullLocator())
         ax.set_ylabel("profile log-likelihood - max")
-        ax.set_title(f"{name}: {p['identifiable']}", fontsize=10)
+        ax.set_title(f"{name}: {p.identifiable.iloc[0]}", fontsize=10)
     fig.tight_layout()
     return png_base64(fig)
 
@@ -138,7 +162,7 @@ def sensitivity_figure(sens: pd.DataFrame) -> str:
     return png_base64(fig)
 
 
-def _sensitivity_section(result: BridgeResult) -> str:
+def _sensitivity_section(result: BridgeResult, link: str) -> str:
     """Sobol indices with their precision in words first, then the recommendation, or a
     banner saying the ranking is not resolved (issue #15)."""
     sens = result.sensitivity
@@ -155,7 +179,7 @@ def _sensitivity_section(result: BridgeResult) -> str:
             f"{html.escape(precision)}</p>" + advice
             + html_table(rows, ["factor", "group", "total index (95%)",
                                 "first-order index (95%)", "what would measure it"])
-            + _img(sensitivity_figure(sens)))
+            + figure_html(sensitivity_figure(sens), [link]))
 
 
 def _percent(p: float) -> str:
@@ -206,7 +230,18 @@ def bridge_report(folder: str | Path, path: str | Path | None = None, *,
         InputError: not a bridge folder.
     """
     folder = Path(folder)
+    from_folder = result is None
     result = result or read_bridge(folder)
+    out = Path(path) if path is not None else folder / "report.html"
+    data = FigureData(out)
+
+    def link(name: str, table: pd.DataFrame) -> str:
+        """The folder's own file of ``table`` where the result was read from it, else a
+        copy in figures/."""
+        if from_folder and (folder / f"{name}.csv").is_file():
+            return data.file(folder / f"{name}.csv")
+        return data.table(name, table)
+
     pred = predict_result(result, draws=draws)
     cal = result.calibration
     parts = [f"<p>Cut-off {html.escape(cal['cutoff'])}: {len(cal['calibration_studies'])} "
@@ -281,11 +316,12 @@ def bridge_report(folder: str | Path, path: str | Path | None = None, *,
                  + ", ".join(f"{k} = {format_number(v)}" for k, v in mle.items()) + ".</p>"
                  + html_table(prof_rows, ["parameter", "estimate", "95% profile interval",
                                       "identifiable", "grid"])
-                 + _img(profile_figure(cal)))
+                 + figure_html(profile_figure(profiles := profile_table(cal)),
+                               [data.table("likelihood_profiles", profiles)]))
     fit_cols = ["study_id", "arm", "deaths", "n", "observed", "fitted", "expected_deaths_lo",
                 "expected_deaths_hi", "within_95"]
     parts.append("<h3>Observed versus fitted arm mortality (calibration studies)</h3>"
-                 + _img(fit_figure(result.fit))
+                 + figure_html(fit_figure(result.fit), [link("fit", result.fit)])
                  + html_table(_rows(result.fit, fit_cols), [column_label(c) for c in fit_cols]))
     eff = calibration_effects(result)
     ec = list(eff.columns)
@@ -297,7 +333,8 @@ def bridge_report(folder: str | Path, path: str | Path | None = None, *,
               "observed_mortality_control", "pred_mortality_control_lo",
               "pred_mortality_control_hi", "observed_mortality_treated",
               "pred_mortality_treated_lo", "pred_mortality_treated_hi"]
-        parts.append(_img(forest_figure(pred))
+        forest = forest_table(pred)
+        parts.append(figure_html(forest_figure(forest), [data.table("forest", forest)])
                      + html_table(_rows(pred.studies, pc), [column_label(c) for c in pc]))
         p = pred.pooled
         parts.append(f"<p>Pooled RR ({html.escape(str(p['method']))}): observed "
@@ -307,7 +344,7 @@ def bridge_report(folder: str | Path, path: str | Path | None = None, *,
     else:
         parts.append("<p>No replicable study is published after the cut-off.</p>")
     if len(result.sensitivity):
-        parts.append(_sensitivity_section(result))
+        parts.append(_sensitivity_section(result, link("sensitivity", result.sensitivity)))
     style = ("body{font-family:sans-serif;max-width:1250px;margin:2em auto}"
              "img{max-width:100%}" + TABLE_CSS
              + ".warning{border:2px solid #b2182b;background:#fdecea;padding:8px 12px}")
@@ -316,6 +353,5 @@ def bridge_report(folder: str | Path, path: str | Path | None = None, *,
             "trials</h1>" + "".join(parts)
             + "<p style='font-size:12px;color:#666'>Virtual patients simulated with the "
               "covid_msc model; not clinical evidence.</p></body></html>")
-    out = Path(path) if path is not None else folder / "report.html"
     write_text_atomic(out, body)
     return out

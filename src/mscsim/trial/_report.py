@@ -1,8 +1,10 @@
 """HTML report of a trial folder (``mscsim trial run`` and/or ``mscsim trial power``
 output): design, CONSORT-style flow, Kaplan-Meier curves, WHO scale bars, biomarker
-trajectories, endpoint table, power curve. Figures are drawn from the tables returned by
-:func:`survival_table`, :func:`who_table` and (in :mod:`._report_biomarkers`)
-:func:`trajectory_table` and :func:`death_table`."""
+trajectories, endpoint table, power curve. Each figure is drawn from tables computed once
+(:func:`survival_table`, :func:`who_long_table`, :func:`incidence_curve_table`,
+:func:`power_point_table`, :func:`effect_histogram_table`, :func:`curve_table` and, in
+:mod:`._report_biomarkers`, :func:`trajectory_table` and :func:`death_table`); the same
+tables are written as ``figures/NAME.csv`` beside the report and linked under the figure."""
 
 from __future__ import annotations
 
@@ -22,10 +24,18 @@ import pandas as pd  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from mscsim._errors import InputError  # noqa: E402
-from mscsim._html import TABLE_CSS, format_number, html_table, png_base64  # noqa: E402
+from mscsim._html import (  # noqa: E402
+    TABLE_CSS,
+    FigureData,
+    figure_html,
+    format_number,
+    html_table,
+    png_base64,
+)
 from mscsim._io import read_parquet, write_text_atomic  # noqa: E402
 from mscsim.trial._power import POOL_RATIO_VALID, pool_warning  # noqa: E402
 from mscsim.trial._report_biomarkers import (  # noqa: E402
+    UNITS,
     biomarker_figure,
     death_table,
     trajectory_table,
@@ -107,35 +117,66 @@ def who_table(patients: pd.DataFrame, day: int) -> pd.DataFrame:
     return counts.div(counts.sum(axis=1), axis=0)
 
 
+def who_long_table(patients: pd.DataFrame, days: list[int]) -> pd.DataFrame:
+    """:func:`who_table` of each of ``days`` as one long table: ``day``, ``arm``,
+    ``who_level`` (0-10) and ``share_of_arm``, what the WHO bars draw."""
+    parts = []
+    for day in days:
+        table = who_table(patients, day)
+        table.index.name, table.columns.name = "arm", None
+        share = table.reset_index().melt(id_vars="arm", var_name="who_level",
+                                         value_name="share_of_arm")
+        share = share.sort_values(["arm", "who_level"], kind="stable")
+        parts.append(share.assign(day=day)[["day", "arm", "who_level", "share_of_arm"]])
+    return pd.concat(parts, ignore_index=True) if parts else \
+        pd.DataFrame(columns=["day", "arm", "who_level", "share_of_arm"])
+
+
+def incidence_curve_table(patients: pd.DataFrame, follow_up: float) -> pd.DataFrame:
+    """The Aalen-Johansen curves per arm: ``arm``, ``time_days`` and the cumulative
+    incidence of improvement and of death before improving after each event time (a row
+    at day 0 first), what the incidence figure draws."""
+    parts = []
+    for arm, group in patients.groupby("arm", sort=False):
+        res = cumulative_incidence(*first_events(group, follow_up))
+        times = res.table.time.to_numpy(float)
+        curves = {label: res.table[f"cif_{cause}"].to_numpy(float) if cause in res.causes
+                  else np.zeros(len(times))
+                  for cause, label in ((1, "cif_improved"), (2, "cif_died_before_improving"))}
+        parts.append(pd.DataFrame({"arm": arm, "time_days": np.concatenate([[0.0], times]),
+                                   **{k: np.concatenate([[0.0], v]) for k, v in
+                                      curves.items()}}))
+    return pd.concat(parts, ignore_index=True)
+
+
 def _colour(arms: list[str], arm: str) -> str:
     return COLOURS[arms.index(arm) % len(COLOURS)]
 
 
-def _trial_figures(summary: dict[str, Any], patients: pd.DataFrame,
-                   trajectories: pd.DataFrame) -> list[tuple[str, str]]:
-    arms = list(summary["arms"])
-    follow_up = float(summary["follow_up_days"])
-    figures = []
+def survival_who_figure(km: pd.DataFrame, who: pd.DataFrame, sizes: dict[str, int],
+                        follow_up: float) -> str:
+    """Kaplan-Meier curves of ``km`` (:func:`survival_table`) and the WHO bars of ``who``
+    (:func:`who_long_table`); ``sizes``: patients per arm, in the order of the arms."""
+    arms = list(sizes)
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
-    km = survival_table(patients, follow_up)
     for arm, t in km.groupby("arm", sort=False):
         times = np.concatenate([[0.0], t.time.to_numpy(float), [follow_up]])
         surv = np.concatenate([[1.0], t.survival.to_numpy(float), [t.survival.iloc[-1]]])
         low = np.concatenate([[1.0], t.ci_low.to_numpy(float), [t.ci_low.iloc[-1]]])
         high = np.concatenate([[1.0], t.ci_high.to_numpy(float), [t.ci_high.iloc[-1]]])
-        n = summary["arms"][arm]["n"]
         axes[0].step(times, surv, where="post", color=_colour(arms, str(arm)),
-                     label=f"{arm} (n={n})")
+                     label=f"{arm} (n={sizes[str(arm)]})")
         axes[0].fill_between(times, low, high, step="post", alpha=0.15,
                              color=_colour(arms, str(arm)))
     axes[0].set(title="Kaplan-Meier survival after randomisation", xlabel="days",
                 ylabel="alive", ylim=(0, 1.02), xlim=(0, follow_up))
     axes[0].legend(frameon=False)
-    days = [d for d in (14, 28) if f"who_d{d}" in patients.columns]
+    days = list(dict.fromkeys(who.day))
     width = 0.8 / max(1, len(arms))
     cmap = plt.get_cmap("RdYlGn_r")
     for k, day in enumerate(days):
-        table = who_table(patients, day)
+        table = who[who.day == day].pivot(index="arm", columns="who_level",
+                                          values="share_of_arm")
         for j, arm in enumerate(arms):
             if arm not in table.index:
                 continue
@@ -159,46 +200,114 @@ def _trial_figures(summary: dict[str, Any], patients: pd.DataFrame,
     axes[1].legend(handles=legend, title="WHO level", fontsize=7, title_fontsize=8,
                    frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
-    figures.append(("Kaplan-Meier survival and WHO clinical progression scale", png_base64(fig)))
+    return png_base64(fig)
+
+
+def incidence_figure(curves: pd.DataFrame, sizes: dict[str, int], follow_up: float) -> str:
+    """The curves of ``curves`` (:func:`incidence_curve_table`) as steps, a panel per
+    event."""
+    arms = list(sizes)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
+    for arm, t in curves.groupby("arm", sort=False):
+        for ax, column in zip(axes, ("cif_improved", "cif_died_before_improving"),
+                              strict=True):
+            ax.step(t.time_days, t[column], where="post", color=_colour(arms, str(arm)),
+                    label=f"{arm} (n={sizes[str(arm)]})")
+    axes[0].set(title="Sustained improvement (WHO 2 points better or discharged)",
+                xlabel="days after randomisation", ylabel="cumulative incidence",
+                ylim=(0, 1.02), xlim=(0, follow_up))
+    axes[1].set(title="Death before improving (competing event)",
+                xlabel="days after randomisation", ylabel="cumulative incidence",
+                ylim=(0, 1.02), xlim=(0, follow_up))
+    axes[0].legend(frameon=False)
+    fig.tight_layout()
+    return png_base64(fig)
+
+
+#: column names of the figures' CSV files, with units where a column has one
+_KM_COLUMNS = {"time": "time_days", "n_risk": "at_risk", "n_event": "deaths",
+               "n_censor": "censored", "se": "survival_se", "ci_low": "survival_ci_low",
+               "ci_high": "survival_ci_high"}
+_TRAJECTORY_COLUMNS = {"day": "day_after_randomisation", "n": "patients_alive_measured"}
+
+
+def _trial_figures(summary: dict[str, Any], patients: pd.DataFrame,
+                   trajectories: pd.DataFrame, data: FigureData) -> list[tuple[str, str]]:
+    """Each figure of a trial run: its title and HTML (the figure and its data links); the
+    tables each is drawn from are written by ``data``."""
+    follow_up = float(summary["follow_up_days"])
+    sizes = {str(arm): int(v["n"]) for arm, v in summary["arms"].items()}
+    km = survival_table(patients, follow_up)
+    who = who_long_table(patients, [d for d in (14, 28) if f"who_d{d}" in patients.columns])
+    links = [data.table("kaplan_meier", km[["arm", *km.columns.drop("arm")]].rename(
+                 columns=_KM_COLUMNS)),
+             data.table("who_scale", who)]
+    figures = [("Kaplan-Meier survival and WHO clinical progression scale",
+                figure_html(survival_who_figure(km, who, sizes, follow_up), links))]
     if "improve_time" in patients.columns:
-        fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
-        for arm, group in patients.groupby("arm", sort=False):
-            res = cumulative_incidence(*first_events(group, follow_up))
-            times = np.concatenate([[0.0], res.table.time.to_numpy(float)])
-            for ax, cause in zip(axes, (1, 2), strict=True):
-                cif = res.table[f"cif_{cause}"].to_numpy(float) if cause in res.causes \
-                    else np.zeros(len(times) - 1)
-                ax.step(times, np.concatenate([[0.0], cif]), where="post",
-                        color=_colour(arms, str(arm)), label=f"{arm} (n={len(group)})")
-        axes[0].set(title="Sustained improvement (WHO 2 points better or discharged)",
-                    xlabel="days after randomisation", ylabel="cumulative incidence",
-                    ylim=(0, 1.02), xlim=(0, follow_up))
-        axes[1].set(title="Death before improving (competing event)",
-                    xlabel="days after randomisation", ylabel="cumulative incidence",
-                    ylim=(0, 1.02), xlim=(0, follow_up))
-        axes[0].legend(frameon=False)
-        fig.tight_layout()
+        curves = incidence_curve_table(patients, follow_up)
         figures.append(("Cumulative incidence of improvement and death (Aalen-Johansen)",
-                        png_base64(fig)))
-    colours = {str(arm): _colour(arms, str(arm)) for arm in arms}
-    fig = biomarker_figure(trajectory_table(trajectories),
-                           death_table(patients, follow_up), colours)
-    figures.append(("Biomarker trajectories by arm", png_base64(fig)))
+                        figure_html(incidence_figure(curves, sizes, follow_up),
+                                    [data.table("cumulative_incidence", curves)])))
+    colours = {arm: _colour(list(sizes), arm) for arm in sizes}
+    table, deaths = trajectory_table(trajectories), death_table(patients, follow_up)
+    links = [data.table("biomarkers", table.rename(columns=_TRAJECTORY_COLUMNS).assign(
+                 unit=table.marker.map(UNITS))),
+             data.table("biomarker_deaths",
+                        deaths.rename(columns={"day": "day_after_randomisation"}))]
+    figures.append(("Biomarker trajectories by arm",
+                    figure_html(png_base64(biomarker_figure(table, deaths, colours)), links)))
     return figures
 
 
-def _power_figures(power: dict[str, Any], replicates: pd.DataFrame | None
-                   ) -> list[tuple[str, str]]:
+def power_point_table(power: dict[str, Any]) -> pd.DataFrame:
+    """The points of the power panel: the sample-size search's curve (if any) and the
+    design: ``kind`` (search or design), ``patients_randomised``, ``power``."""
+    curve = (power.get("sample_size_search") or {}).get("curve", [])
+    rows = [{"kind": "search", "patients_randomised": p["n"], "power": p["power"]}
+            for p in curve]
+    rows.append({"kind": "design", "patients_randomised": power["sample_size"],
+                 "power": power["power"]})
+    return pd.DataFrame(rows)
+
+
+def effect_histogram_table(power: dict[str, Any], replicates: pd.DataFrame | None
+                           ) -> pd.DataFrame:
+    """The histogram of the replicates' estimated effect, with and without the MSC effect:
+    ``bin_low``, ``bin_high`` (the measure, log for a ratio), ``replicates_msc_effect``,
+    ``replicates_msc_potency_0``; empty without replicates or finite estimates."""
+    columns = ["bin_low", "bin_high", "replicates_msc_effect", "replicates_msc_potency_0"]
+    if replicates is None:
+        return pd.DataFrame(columns=columns)
+    ratio = power["measure"] in RATIO_MEASURES
+
+    def clean(v: np.ndarray) -> np.ndarray:
+        v = v[np.isfinite(v)]
+        return np.log(v[v > 0]) if ratio else v
+
+    e = clean(replicates.estimate.to_numpy(float))
+    z = clean(replicates.null_estimate.to_numpy(float))
+    if not (e.size and z.size):
+        return pd.DataFrame(columns=columns)
+    bins = np.linspace(min(e.min(), z.min()), max(e.max(), z.max()) + 1e-9, 40)
+    return pd.DataFrame(dict(zip(columns, (bins[:-1], bins[1:], np.histogram(e, bins)[0],
+                                           np.histogram(z, bins)[0]), strict=True)))
+
+
+def power_figure(power: dict[str, Any], points: pd.DataFrame,
+                 histogram: pd.DataFrame | None) -> str:
+    """The power of ``points`` (:func:`power_point_table`) and, with replicates, the effect
+    histogram ``histogram`` (:func:`effect_histogram_table`)."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
-    curve = power.get("sample_size_search", {}).get("curve", [])
-    if curve:
-        n = [p["n"] for p in curve]
-        axes[0].plot(n, [p["power"] for p in curve], "o-", color="#2166ac")
+    curve = points[points.kind == "search"]
+    design = points[points.kind == "design"]
+    if len(curve):
+        axes[0].plot(curve.patients_randomised, curve.power, "o-", color="#2166ac")
         axes[0].axhline(power["sample_size_search"]["target_power"], color="black", ls="--",
                         lw=1)
-    axes[0].plot([power["sample_size"]], [power["power"]], "s", color="#b2182b",
+    axes[0].plot(design.patients_randomised, design.power, "s", color="#b2182b",
                  label="design")
-    if not curve:  # one design: say how to get a curve instead of an empty axis
+    if not len(curve):  # one design: say how to get a curve instead of an empty axis
         axes[0].set_xlim(0, 2 * power["sample_size"])
         axes[0].text(0.5, 0.5, "one sample size only: mscsim trial power SPEC\n"
                      "--sample-sizes N,N,... or --target-power P gives a curve",
@@ -207,25 +316,33 @@ def _power_figures(power: dict[str, Any], replicates: pd.DataFrame | None
     axes[0].set(title=f"Power of {power['primary_endpoint']} (alpha {power['alpha']:g})",
                 xlabel="patients randomised", ylabel="power", ylim=(0, 1))
     axes[0].legend(frameon=False)
-    if replicates is not None:
-        est = replicates.estimate.to_numpy(float)
-        nul = replicates.null_estimate.to_numpy(float)
+    if histogram is not None:
         ratio = power["measure"] in RATIO_MEASURES
-        def clean(v: np.ndarray) -> np.ndarray:
-            v = v[np.isfinite(v)]
-            return np.log(v[v > 0]) if ratio else v
-        e, z = clean(est), clean(nul)
-        if e.size and z.size:
-            bins = np.linspace(min(e.min(), z.min()), max(e.max(), z.max()) + 1e-9, 40)
-            axes[1].hist(z, bins=bins, alpha=0.5, color="#777777", label="MSC potency 0")
-            axes[1].hist(e, bins=bins, alpha=0.6, color="#b2182b", label="MSC effect")
+        if len(histogram):
+            lows, widths = histogram.bin_low, histogram.bin_high - histogram.bin_low
+            axes[1].bar(lows, histogram.replicates_msc_potency_0, widths, align="edge",
+                        alpha=0.5, color="#777777", label="MSC potency 0")
+            axes[1].bar(lows, histogram.replicates_msc_effect, widths, align="edge",
+                        alpha=0.6, color="#b2182b", label="MSC effect")
         axes[1].legend(frameon=False)
         axes[1].set(title="Estimated effect across replicates",
                     xlabel=("log " if ratio else "") + power["measure"], ylabel="replicates")
     else:
         axes[1].axis("off")
     fig.tight_layout()
-    return [("Power curve and effect distribution", png_base64(fig))]
+    return png_base64(fig)
+
+
+def _power_figures(power: dict[str, Any], replicates: pd.DataFrame | None,
+                   data: FigureData) -> list[tuple[str, str]]:
+    points = power_point_table(power)
+    links = [data.table("power", points)]
+    histogram = None
+    if replicates is not None:
+        histogram = effect_histogram_table(power, replicates)
+        links.append(data.table("effect_histogram", histogram))
+    return [("Power curve and effect distribution",
+             figure_html(power_figure(power, points, histogram), links))]
 
 
 def _curve_table(power: dict[str, Any]) -> str:
@@ -240,15 +357,32 @@ def _curve_table(power: dict[str, Any]) -> str:
                          f"pool valid (>= {POOL_RATIO_VALID:g} N)"])
 
 
-def _curve_figure(power: dict[str, Any]) -> str:
-    curve = power["power_curve"]
-    n = np.array([p["n"] for p in curve], float)
-    valid = np.array([p["pool_valid"] for p in curve], bool)
+def curve_table(power: dict[str, Any]) -> pd.DataFrame:
+    """The power curve over sample sizes (``power_curve`` of power.json): one row per
+    ``patients_randomised`` with the power, the type I error, their Monte Carlo SE, whether
+    the pool was large enough, and the estimated effect's median and 2.5% and 97.5%
+    quantiles across replicates (empty where undefined)."""
+    keys = {"n": "patients_randomised", "power": "power", "power_mc_se": "power_mc_se",
+            "type_i_error": "type_i_error", "type_i_error_mc_se": "type_i_error_mc_se",
+            "pool_valid": "pool_valid", "effect_median": "effect_median",
+            "effect_q025": "effect_q025", "effect_q975": "effect_q975"}
+    table = pd.DataFrame([{new: p.get(old) for old, new in keys.items()}
+                          for p in power["power_curve"]], columns=list(keys.values()))
+    for column in ("effect_median", "effect_q025", "effect_q975"):
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
+    return table
+
+
+def curve_figure(power: dict[str, Any], curve: pd.DataFrame) -> str:
+    """Power and type I error over sample sizes, and the effect's range, of ``curve``
+    (:func:`curve_table`)."""
+    n = curve.patients_randomised.to_numpy(float)
+    valid = curve.pool_valid.to_numpy(bool)
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
     for key, colour, label in (("power", "#2166ac", "power"),
                                ("type_i_error", "#777777", "type I error")):
-        value = np.array([p[key] for p in curve], float)
-        se = np.array([p[f"{key}_mc_se"] for p in curve], float)
+        value = curve[key].to_numpy(float)
+        se = curve[f"{key}_mc_se"].to_numpy(float)
         axes[0].errorbar(n, value, yerr=1.96 * se, fmt="-", color=colour, label=label,
                          capsize=3)
         axes[0].plot(n[valid], value[valid], "o", color=colour)
@@ -259,14 +393,8 @@ def _curve_figure(power: dict[str, Any]) -> str:
                 ylim=(0, 1))
     axes[0].title.set_fontsize(9)
     axes[0].legend(frameon=False)
-    median = np.array([np.nan if p["effect_median"] is None else p["effect_median"]
-                       for p in curve], float)
-    low = np.array([np.nan if p["effect_q025"] is None else p["effect_q025"] for p in curve],
-                   float)
-    high = np.array([np.nan if p["effect_q975"] is None else p["effect_q975"] for p in curve],
-                    float)
-    axes[1].plot(n, median, "o-", color="#b2182b")
-    axes[1].fill_between(n, low, high, color="#b2182b", alpha=0.15)
+    axes[1].plot(n, curve.effect_median, "o-", color="#b2182b")
+    axes[1].fill_between(n, curve.effect_q025, curve.effect_q975, color="#b2182b", alpha=0.15)
     if power["measure"] in RATIO_MEASURES:
         axes[1].set_yscale("log")
     axes[1].set(title="Estimated effect across replicates: median and 95% range",
@@ -544,6 +672,8 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
     if not (has_run or has_power):
         raise InputError(f"not a trial folder: neither {SUMMARY_FILE} nor {POWER_FILE}",
                          file=folder)
+    out = Path(path) if path is not None else folder / "report.html"
+    data = FigureData(out)
     parts = []
     title = folder.name
     power = json.loads((folder / POWER_FILE).read_text(encoding="utf-8")) if has_power \
@@ -591,9 +721,8 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
                          "death before improving, a competing event (not censored).</p>"
                          + html_table(rows, ["arm", "event", *(f"{d} (95% CI)"
                                                                for d in days)]))
-        for name, data in _trial_figures(summary, patients, trajectories):
-            parts.append(f"<h2>{html.escape(name)}</h2><img src='data:image/png;base64,"
-                         f"{data}'>")
+        for name, figure in _trial_figures(summary, patients, trajectories, data):
+            parts.append(f"<h2>{html.escape(name)}</h2>{figure}")
     if power is not None:
         reps = read_parquet(folder / REPLICATES_FILE) if (
             folder / REPLICATES_FILE).is_file() else None
@@ -613,12 +742,13 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
                          format_number(search.get("required_n")) if search.get("reached")
                          else f"not reached up to {search.get('searched_up_to')}"])
         parts.append("<h2>Replicated trials</h2>" + html_table(rows, None))
-        for name, data in _power_figures(power, reps):
-            parts.append(f"<h3>{html.escape(name)}</h3><img src='data:image/png;base64,"
-                         f"{data}'>")
+        for name, figure in _power_figures(power, reps, data):
+            parts.append(f"<h3>{html.escape(name)}</h3>{figure}")
         if power.get("power_curve"):
+            curve = curve_table(power)
             parts.append("<h2>Power curve</h2>" + _curve_table(power)
-                         + f"<img src='data:image/png;base64,{_curve_figure(power)}'>")
+                         + figure_html(curve_figure(power, curve),
+                                       [data.table("power_curve", curve)]))
     style = ("body{font-family:sans-serif;max-width:1250px;margin:2em auto}"
              "img{max-width:100%}" + TABLE_CSS +
              ".consort{display:flex;flex-direction:column;align-items:center}"
@@ -633,6 +763,5 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
             f"<h1>Virtual trial: {html.escape(title)}</h1>" + "".join(parts)
             + "<p style='font-size:12px;color:#666'>Virtual patients simulated with the "
               "covid_msc model; not clinical evidence.</p></body></html>")
-    out = Path(path) if path is not None else folder / "report.html"
     write_text_atomic(out, body)
     return out

@@ -20,6 +20,8 @@ from matplotlib.figure import Figure  # noqa: E402
 
 MARKERS = {"il6": "IL-6 (pg/mL)", "tnf": "TNF-alpha (pg/mL)", "il10": "IL-10 (pg/mL)",
            "lymphocytes": "lymphocytes (×10^9/L)", "pf": "P/F (mmHg)"}
+#: the unit of each marker's values (the figure's CSV names it beside the values)
+UNITS = {marker: label[label.index("(") + 1:-1] for marker, label in MARKERS.items()}
 #: share of each panel's height kept below the curves for the death ticks
 DEATH_STRIP = 0.16
 
