@@ -96,6 +96,29 @@ def test_an_endpoint_without_interval_says_why():
     assert _endpoint_row("vfd_d28", defined)[-1] == ""
 
 
+def test_secondary_endpoints_below_alpha_are_named_as_unadjusted():
+    """A null primary beside small secondary p-values (a STROMA-CoV-2 replica's P/F and IL-10)
+    is read for the reader: the secondaries are unadjusted, the ones below alpha are named, and
+    cytokine endpoints are called the model's mechanism, not a benefit."""
+    from mscsim.trial._report import _multiplicity_note
+
+    def endpoint(p, primary=False):  # type: ignore[no-untyped-def]
+        return {"p_value": p, "primary": primary}
+
+    summary = {"endpoints": {"pf_change_d7": endpoint(0.6, primary=True),
+                             "il10_change_d3": endpoint(1e-19), "mortality_d28": endpoint(0.4),
+                             "who_d14": endpoint(None), "tnf_change_d6": endpoint(0.2)}}
+    note = _multiplicity_note(summary, 0.05)
+    assert "4 secondary endpoints" in note and "about 0.2" in note
+    assert "Here 1 do (il10_change_d3) while the primary does not." in note
+    assert "not a clinical benefit" in note
+    summary["endpoints"]["pf_change_d7"] = endpoint(0.01, primary=True)
+    summary["endpoints"]["il10_change_d3"] = endpoint(0.3)
+    note = _multiplicity_note(summary, 0.05)
+    assert "Here" not in note and "clinical benefit" not in note
+    assert _multiplicity_note({"endpoints": {"x": endpoint(0.5, primary=True)}}, 0.05) == ""
+
+
 def test_the_report_opens_with_the_answer_in_words():
     """A power analysis and a single run each open the report with a few sentences that carry
     the numbers of power.json and summary.json, formatted for a reader."""

@@ -562,6 +562,35 @@ def _endpoint_table(summary: dict[str, Any]) -> str:
                          "why no estimate or interval"])
 
 
+#: endpoints that read out what the model's MSC mechanism acts on directly
+_MECHANISTIC_PREFIXES = ("il6_", "tnf_", "il10_")
+
+
+def _multiplicity_note(summary: dict[str, Any], alpha: float) -> str:
+    """Words under the endpoints table: only the primary endpoint tests the design's
+    hypothesis; the secondary ones are unadjusted, and those below ``alpha`` are named."""
+    endpoints = summary["endpoints"]
+    secondary = [name for name, r in endpoints.items() if not r.get("primary")]
+    if not secondary:
+        return ""
+    small = [name for name in secondary
+             if endpoints[name].get("p_value") is not None and endpoints[name]["p_value"] < alpha]
+    primary_p = next((r.get("p_value") for r in endpoints.values() if r.get("primary")), None)
+    k = len(secondary)
+    text = (f"Only the primary endpoint tests the design's hypothesis. The {k} secondary "
+            f"endpoints are shown without adjustment for multiplicity: of {k} tests at "
+            f"{alpha:g}, about {k * alpha:.1f} would fall below it by chance alone.")
+    if small:
+        text += (f" Here {len(small)} do ({', '.join(small)})"
+                 + (" while the primary does not" if primary_p is None or primary_p >= alpha
+                    else "") + ".")
+        if any(name.startswith(_MECHANISTIC_PREFIXES) for name in small):
+            text += (" IL-6, TNF-alpha and IL-10 are the cytokines the model's MSC secretome "
+                     "acts on directly: a difference in them reads out the mechanism the model "
+                     "assumes, not a clinical benefit.")
+    return f"<p class='note'>{html.escape(text)}</p>"
+
+
 _STRATEGY_WORDS = {"composite": "deaths ranked worst", "while_alive": "last value alive",
                    "survivors": "survivors only"}
 
@@ -708,7 +737,8 @@ def trial_report(folder: str | Path, path: str | Path | None = None) -> Path:
         deaths = [[a, v["n"], ", ".join(f"day {d}: {c}" for d, c in v["deaths"].items())]
                   for a, v in summary["arms"].items()]
         parts.append("<h2>Arms</h2>" + html_table(deaths, ["arm", "n", "deaths by"]))
-        parts.append("<h2>Endpoints</h2>" + _endpoint_table(summary))
+        parts.append("<h2>Endpoints</h2>" + _endpoint_table(summary)
+                     + _multiplicity_note(summary, alpha))
         parts.append(_estimand_table(summary))
         if "improve_time" in patients.columns:
             cif = incidence_table(patients, float(summary["follow_up_days"]))
