@@ -16,6 +16,9 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from mscsim._errors import InputError
+from mscsim._io import write_csv_atomic
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -28,7 +31,6 @@ TABLE_CSS = ("table{border-collapse:collapse;margin:0.5em 0;max-width:100%}"
 
 #: folder beside a report that holds the table of each of its figures
 FIGURES_FOLDER = "figures"
-
 
 
 def column_label(name: str) -> str:
@@ -82,9 +84,6 @@ class FigureData:
         Raises:
             InputError: ``figures`` beside the report is a file.
         """
-        from mscsim._errors import InputError
-        from mscsim._io import write_csv_atomic
-
         folder = self.root / FIGURES_FOLDER
         if folder.exists() and not folder.is_dir():
             raise InputError("cannot write the tables of the report's figures: the path "

@@ -256,8 +256,9 @@ def care_pathway(outputs: Mapping[str, np.ndarray], times: np.ndarray,
             runs[key] = np.where(changed, 0, runs[key])
         level = target
         # intensive care
-        critical_now = (level >= HFNC_NIV) | need["deteriorating"][0][:, j]
-        indicated = inside & alive & ((level >= HFNC_NIV) | sustained["deteriorating"])
+        high_support = level >= HFNC_NIV
+        critical_now = high_support | need["deteriorating"][0][:, j]
+        indicated = inside & alive & (high_support | sustained["deteriorating"])
         icu_indicated |= indicated
         enter_icu = indicated & ~in_icu & (ceiling == IMV)
         in_icu |= enter_icu

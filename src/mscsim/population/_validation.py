@@ -125,6 +125,7 @@ def statistics(ok: pd.DataFrame) -> dict[str, float]:
     admission = col("admission_day").to_numpy(dtype=float)
     symptomatic = np.isfinite(onset)
     clearance = col("viral_clearance_day").to_numpy(dtype=float)
+    shedding = clearance - onset  # onset to viral clearance
     moderate = hosp & ~icu & ~died
     out = {
         HOSPITALISED.name: float(hosp.mean()),
@@ -165,10 +166,10 @@ def statistics(ok: pd.DataFrame) -> dict[str, float]:
         CD8_SEVERE_VS_MODERATE.name: _median(col("cd8_nadir_1e6_l").to_numpy(dtype=float)[imv])
         / _median(col("cd8_nadir_1e6_l").to_numpy(dtype=float)[moderate]),
         VIRAL_CLEARED.name: float(np.isfinite(clearance).mean()),
-        RNA_SHEDDING_OUTPATIENTS.name: _median((clearance - onset)[symptomatic & ~hosp]),
-        RNA_SHEDDING_HOSPITALISED.name: _median((clearance - onset)[hosp & ~died]),
-        VIRAL_CLEARANCE_AGE_GAP.name: _median((clearance - onset)[symptomatic & (age >= 65)])
-        - _median((clearance - onset)[symptomatic & (age < 65)]),
+        RNA_SHEDDING_OUTPATIENTS.name: _median(shedding[symptomatic & ~hosp]),
+        RNA_SHEDDING_HOSPITALISED.name: _median(shedding[hosp & ~died]),
+        VIRAL_CLEARANCE_AGE_GAP.name: _median(shedding[symptomatic & (age >= 65)])
+        - _median(shedding[symptomatic & (age < 65)]),
     }
     for target, (low, high) in zip(ICU_BY_AGE, [b for b in SALJE_AGE_BANDS if b[0] >= 40],
                                    strict=True):
